@@ -1,0 +1,35 @@
+/** Resident ID numbers (GB 11643-1999, ISO 7064 MOD 11-2) and the holder handle of §5. */
+import { createHmac } from 'node:crypto';
+
+const WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const CHECK = '10X98765432';
+const FORM = /^\d{6}(\d{4})(\d{2})(\d{2})\d{3}[\dX]$/;
+
+/** Upper-cases and trims; returns null unless the form and the check digit are right. */
+export function normaliseIdNumber(raw: string): string | null {
+  const id = raw.trim().toUpperCase();
+  const m = FORM.exec(id);
+  if (!m) return null;
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > 31) return null;
+  return checkDigit(id.slice(0, 17)) === id[17] ? id : null;
+}
+
+export function checkDigit(first17: string): string {
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += (first17.charCodeAt(i) - 48) * WEIGHTS[i]!;
+  return CHECK[sum % 11]!;
+}
+
+/** `hex(HMAC-SHA-256(holderKey, normalised ID number)[0:16])` */
+export function holderHandle(holderKey: Uint8Array, normalisedId: string): string {
+  return createHmac('sha256', holderKey).update(normalisedId, 'utf8').digest().subarray(0, 16).toString('hex');
+}
+
+/** Surname and a star per further character, the form a guard's screen may show (`张*`). */
+export function maskName(name: string): string {
+  const chars = [...name.trim()];
+  if (chars.length === 0) return '';
+  return chars[0] + '*'.repeat(Math.max(1, chars.length - 1));
+}

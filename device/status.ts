@@ -1,0 +1,31 @@
+/** What a technician (and R/status) sees: versions, ages, counts, clock trust and outbox depth. */
+import type { Clock } from './core/ports.js';
+import type { GateStore } from './store/store.js';
+import { LIST_NAMES } from './core/types.js';
+
+export function gateStatus(store: GateStore, clock: Clock) {
+  const now = clock.nowMs();
+  const age = (ms: number | null | undefined) => (ms == null ? null : Math.round((now - ms) / 1000));
+  const identity = store.identity();
+  const trust = store.document('trust');
+  const policy = store.document('policy');
+  const bundle = trust?.payload as { expiresAt?: number; issuers?: unknown[] } | undefined;
+  const outbox = store.outboxStats();
+  return {
+    site: identity?.site ?? null,
+    gate: identity?.gate ?? null,
+    initialised: identity !== null,
+    clock: { trusted: clock.trusted(), nowMs: now },
+    trust: trust
+      ? { version: trust.version, ageSeconds: age(trust.updatedAtMs), expiresAt: bundle?.expiresAt ?? null, stale: now > (bundle?.expiresAt ?? 0) * 1000, issuers: bundle?.issuers?.length ?? 0 }
+      : null,
+    policy: { version: policy?.version ?? 0, ageSeconds: age(policy?.updatedAtMs), defaults: policy === null },
+    lists: Object.fromEntries(
+      LIST_NAMES.map((l) => {
+        const m = store.meta(l);
+        return [l, { version: m.version, ageSeconds: age(m.updatedAtMs), entries: store.count(l) }];
+      }),
+    ),
+    outbox: { depth: outbox.depth, oldestAgeSeconds: age(outbox.oldestTsMs), lastSeq: outbox.lastSeq },
+  };
+}

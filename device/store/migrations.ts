@@ -1,0 +1,36 @@
+/** Schema migrations, applied in order inside one transaction; `user_version` holds how many ran. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  -- One row per signed document kind: the current trust bundle and policy, as verified.
+  CREATE TABLE documents (
+    kind TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE list_meta (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    updated_at_ms INTEGER
+  ) WITHOUT ROWID;
+  INSERT INTO list_meta (name, version, updated_at_ms) VALUES ('tokens', 0, NULL), ('holders', 0, NULL);
+  CREATE TABLE list_tokens (k BLOB PRIMARY KEY, s INTEGER NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE list_holders (k BLOB PRIMARY KEY, s INTEGER NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
+  -- Snapshot chunks received so far; their entries sit in stage_<list> until the swap.
+  CREATE TABLE snapshot_chunks (
+    list TEXT NOT NULL,
+    snapshot INTEGER NOT NULL,
+    chunk INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (list, chunk)
+  ) WITHOUT ROWID;
+  CREATE TABLE stage_tokens (k BLOB PRIMARY KEY, s INTEGER NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE stage_holders (k BLOB PRIMARY KEY, s INTEGER NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE passback (handle BLOB PRIMARY KEY, opened_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+  -- AUTOINCREMENT: a seq is never handed out twice, even after every row was acked and deleted.
+  CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, event TEXT NOT NULL);
+  CREATE TABLE cmd_counters (kid TEXT PRIMARY KEY, ctr INTEGER NOT NULL) WITHOUT ROWID;
+  `,
+];

@@ -1,0 +1,105 @@
+/**
+ * The decision service: the pure pipeline plus what it cannot do itself — the online look-up, the
+ * timing, and committing the event (and anti-passback memory) before anyone may act on an `open`.
+ */
+import { evaluate } from './core/decide.js';
+import type { Clock, LookupAnswer } from './core/ports.js';
+import type { Decision, Policy, Presented } from './core/types.js';
+import type { Trust } from './core/trust.js';
+import type { GateStore } from './store/store.js';
+import { loadPolicy, loadTrust } from './documents.js';
+import { decisionEvent, type Versions } from './events.js';
+
+/** Asks the backend about a holder (§7); resolves null when no answer comes in time. */
+export interface LookupPort {
+  lookup(holder: string, timeoutMs: number): Promise<LookupAnswer | null>;
+}
+
+/** Until the MQTT link is wired in, nobody can be asked: the look-up is unavailable (→ LOOKUP_TIMEOUT). */
+export const NO_LOOKUP: LookupPort = { lookup: async () => null };
+
+export interface Verdict {
+  decision: Decision;
+  /** The outbox seq of its event; null on a dry run or when it could not be recorded. */
+  seq: number | null;
+  latencyUs: number;
+}
+
+export interface Logger {
+  error(obj: object, msg: string): void;
+}
+
+export class Verifier {
+  private trust: Trust | null = null;
+  private policy!: Policy;
+
+  constructor(
+    private readonly store: GateStore,
+    private readonly clock: Clock,
+    private readonly lookup: LookupPort = NO_LOOKUP,
+    private readonly log: Logger = { error: () => {} },
+  ) {
+    this.reload();
+  }
+
+  /** Re-reads trust and policy after the store changed. */
+  reload(): void {
+    this.trust = loadTrust(this.store);
+    this.policy = loadPolicy(this.store);
+  }
+
+  currentPolicy(): Policy {
+    return this.policy;
+  }
+
+  versions(): Versions {
+    return {
+      trust: this.trust?.version ?? 0,
+      policy: this.policy.version,
+      tokens: this.store.meta('tokens').version,
+      holders: this.store.meta('holders').version,
+    };
+  }
+
+  async present(presented: Presented, options: { dryRun?: boolean } = {}): Promise<Verdict> {
+    const started = process.hrtime.bigint();
+    let decision = await this.decide(presented);
+    const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
+    if (options.dryRun) return { decision, seq: null, latencyUs };
+    try {
+      const event = decisionEvent(decision, this.clock, this.versions(), latencyUs);
+      const opened = decision.result === 'open' ? decision.handle : null;
+      const seq = this.store.recordEvent(event, event.tsMs, opened);
+      return { decision, seq, latencyUs };
+    } catch (e) {
+      // Not recorded means not opened: an open that leaves no trace is worse than a held commuter.
+      this.log.error({ err: e, reason: decision.reason }, 'could not record the decision');
+      if (decision.result === 'open') decision = { ...decision, result: 'error', reason: 'INTERNAL', detail: 'event could not be recorded' };
+      return { decision, seq: null, latencyUs };
+    }
+  }
+
+  private async decide(presented: Presented): Promise<Decision> {
+    const ctx = { clock: this.clock, trust: this.trust, policy: this.policy, lists: this.store, passback: this.store };
+    try {
+      const outcome = evaluate(presented, ctx);
+      if (outcome.kind === 'decided') return outcome.decision;
+      const answer = await this.lookup.lookup(outcome.holder, this.policy.lookupTimeoutMs).catch(() => null);
+      return outcome.resume(answer);
+    } catch (e) {
+      this.log.error({ err: e }, 'decision pipeline failed');
+      return {
+        result: 'error',
+        reason: 'INTERNAL',
+        input: presented.input,
+        format: null,
+        issuer: null,
+        status: null,
+        handle: null,
+        kid: null,
+        displayName: null,
+        detail: 'internal error',
+      };
+    }
+  }
+}

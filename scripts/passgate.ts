@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+/**
+ * `passgate`: the technician's and integrator's command line. The forms below are a contract —
+ * external checks drive them — so change them only compatibly.
+ */
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { GateStore } from '../device/store/store.js';
+import { ingestEnvelope, type Ingested } from '../device/ingest.js';
+import { takeCommand } from '../device/commands.js';
+import { Verifier, type Verdict } from '../device/verifier.js';
+import { FixedClock, SystemClock } from '../device/clock.js';
+import { isPassgateError, PassgateError } from '../device/core/errors.js';
+import { b64uDecode } from '../device/core/b64u.js';
+import { algOfSpki } from '../device/core/trust.js';
+import { gateStatus } from '../device/status.js';
+import type { Clock } from '../device/core/ports.js';
+import type { Presented } from '../device/core/types.js';
+
+const program = new Command('passgate').description('offline health-code and ID-card gate').showHelpAfterError();
+
+const dataDir = () => new Option('--data-dir <dir>', 'the gate data directory').makeOptionMandatory();
+const clockOf = (now: string | undefined, untrusted: boolean | undefined): Clock =>
+  now === undefined ? new SystemClock(!untrusted) : new FixedClock(parseEpoch(now) * 1000);
+
+program
+  .command('init')
+  .description('provision a data directory for a gate, pinning the federation root key(s)')
+  .addOption(dataDir())
+  .requiredOption('--site <site>', 'site id')
+  .requiredOption('--gate <gate>', 'gate id')
+  .requiredOption('--root <b64u_spki...>', 'pinned federation root public key (SPKI, base64url); one or two')
+  .action((o: { dataDir: string; site: string; gate: string; root: string[] }) => {
+    if (o.root.length > 2) fail('BAD_CONFIG', 'at most two roots (current and next)');
+    for (const r of o.root) {
+      const der = b64uDecode(r);
+      try {
+        if (!der) throw new Error('not base64url');
+        algOfSpki(der);
+      } catch (e) {
+        fail('BAD_CONFIG', `--root ${r.slice(0, 16)}…: ${(e as Error).message}`);
+      }
+    }
+    for (const [name, v] of [['site', o.site], ['gate', o.gate]] as const) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) fail('BAD_CONFIG', `--${name} must be 1–64 of A-Z a-z 0-9 _ - (it becomes an MQTT topic level)`);
+    }
+    withStore(o.dataDir, (store) => store.initialise({ site: o.site, gate: o.gate, roots: o.root }));
+    console.log(`initialised gate ${o.site}/${o.gate} in ${o.dataDir} with ${o.root.length} pinned root(s)`);
+  });
+
+program
+  .command('import')
+  .description('ingest signed envelopes (trust, policy, list, lookup, cmd); prints what changed')
+  .addOption(dataDir())
+  .option('--now <epoch>', 'ingest as if the trusted time were EPOCH (seconds)')
+  .argument('<file...>')
+  .action(async (files: string[], o: { dataDir: string; now?: string }) => {
+    const clock = clockOf(o.now, false);
+    let refused = 0;
+    await withStoreAsync(o.dataDir, async (store) => {
+      for (const file of files) {
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (e) {
+          refused++;
+          console.error(`${file}: refused BAD_ENCODING: cannot read (${(e as NodeJS.ErrnoException).code})`);
+          continue;
+        }
+        try {
+          if (isCommand(text)) {
+            const reply = await takeCommand(text, store, clock, () => {});
+            if (!reply.ok) throw new PassgateError(reply.error as never, `command ${reply.jti ?? '?'} refused`);
+            console.log(`${file}: command ${reply.jti} accepted and recorded (no relay in this process)`);
+            continue;
+          }
+          console.log(`${file}: ${describeIngested(ingestEnvelope(text, store, clock))}`);
+        } catch (e) {
+          if (!isPassgateError(e)) throw e;
+          refused++;
+          console.error(`${file}: refused ${e.code}: ${e.message}`);
+        }
+      }
+    });
+    if (refused > 0) {
+      console.error(`${refused} of ${files.length} refused`);
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('verify')
+  .description('decide on a code or ID number as the gate would; one JSON line per input (TEXT "-" reads stdin lines)')
+  .addOption(dataDir())
+  .option('--now <epoch>', 'decide as if the trusted time were EPOCH (seconds)')
+  .addOption(new Option('--input <kind>', 'what was presented').choices(['qr', 'idcard']).default('qr'))
+  .option('--dry-run', 'decide without recording (no outbox event, no anti-passback memory)')
+  .option('--clock-untrusted', 'treat the system clock as untrusted')
+  .argument('<text>')
+  .action(async (text: string, o: { dataDir: string; now?: string; input: 'qr' | 'idcard'; dryRun?: boolean; clockUntrusted?: boolean }) => {
+    const clock = clockOf(o.now, o.clockUntrusted);
+    await withStoreAsync(o.dataDir, async (store) => {
+      if (!store.identity()) fail('NOT_INITIALISED', 'run passgate init first');
+      const verifier = new Verifier(store, clock);
+      const one = async (t: string) => printVerdict(await verifier.present(presentedOf(o.input, t), { dryRun: !!o.dryRun }));
+      if (text !== '-') return one(text);
+      for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) await one(line.replace(/\r$/, ''));
+    });
+  });
+
+program
+  .command('status')
+  .description('versions, ages, counts, clock trust and outbox depth, as JSON')
+  .addOption(dataDir())
+  .option('--clock-untrusted', 'report the system clock as untrusted')
+  .action((o: { dataDir: string; clockUntrusted?: boolean }) => {
+    withStore(o.dataDir, (store) => console.log(JSON.stringify(gateStatus(store, new SystemClock(!o.clockUntrusted)), null, 2)));
+  });
+
+function presentedOf(input: 'qr' | 'idcard', text: string): Presented {
+  return input === 'qr' ? { input, text } : { input, idNumber: text };
+}
+
+function printVerdict(v: Verdict): void {
+  const d = v.decision;
+  const line = {
+    result: d.result,
+    reason: d.reason,
+    input: d.input,
+    format: d.format,
+    issuer: d.issuer,
+    status: d.status,
+    handle: d.handle,
+    kid: d.kid,
+    detail: d.detail,
+    seq: v.seq,
+    latencyUs: v.latencyUs,
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+function describeIngested(r: Ingested): string {
+  switch (r.typ) {
+    case 'passgate-trust+json':
+      return `trust ${r.outcome} (version ${r.version}${r.skippedKeys.length ? `; ${r.skippedKeys.length} unusable key(s) skipped: ${r.skippedKeys.join('; ')}` : ''})`;
+    case 'passgate-policy+json':
+      return `policy ${r.outcome} (version ${r.version})`;
+    case 'passgate-list+json':
+      return r.outcome === 'staged'
+        ? `${r.list} snapshot ${r.snapshot}: chunk staged (${r.received}/${r.chunks})`
+        : `${r.list} list ${r.outcome} (version ${r.version})`;
+    case 'passgate-lookup+json':
+      return `lookup answer ${r.reply.id} verified (holder status ${r.reply.s ?? 'unknown'})`;
+    case 'passgate-cmd+json':
+      return `command ${r.command.cmd} verified`;
+  }
+}
+
+function isCommand(text: string): boolean {
+  try {
+    const header = JSON.parse(Buffer.from(JSON.parse(text).protected, 'base64url').toString('utf8'));
+    return header.typ === 'passgate-cmd+json';
+  } catch {
+    return false;
+  }
+}
+
+function parseEpoch(s: string): number {
+  if (!/^\d{1,12}$/.test(s)) fail('BAD_CONFIG', `--now must be epoch seconds, got ${s}`);
+  return Number(s);
+}
+
+function withStore<T>(dir: string, fn: (s: GateStore) => T): T {
+  const store = GateStore.open(dir);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+async function withStoreAsync<T>(dir: string, fn: (s: GateStore) => Promise<T>): Promise<T> {
+  const store = GateStore.open(dir);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+function fail(code: string, message: string): never {
+  throw new PassgateError(code as never, message);
+}
+
+program.parseAsync().catch((e: unknown) => {
+  if (isPassgateError(e)) console.error(`passgate: ${e.code}: ${e.message}`);
+  else console.error(`passgate: INTERNAL: ${(e as Error).stack ?? String(e)}`);
+  process.exit(isPassgateError(e) ? 1 : 70);
+});
