@@ -3,7 +3,7 @@
  * timing, and committing the event (and anti-passback memory) before anyone may act on an `open`.
  */
 import { evaluate } from './core/decide.js';
-import type { Clock, LookupAnswer } from './core/ports.js';
+import type { Clock, DecisionContext, LookupAnswer } from './core/ports.js';
 import type { Decision, Policy, Presented } from './core/types.js';
 import type { Trust } from './core/trust.js';
 import type { GateStore } from './store/store.js';
@@ -79,10 +79,14 @@ export class Verifier {
     }
   }
 
+  /** What the pure pipeline decides against right now. */
+  context(): DecisionContext {
+    return { clock: this.clock, trust: this.trust, policy: this.policy, lists: this.store, passback: this.store };
+  }
+
   private async decide(presented: Presented): Promise<Decision> {
-    const ctx = { clock: this.clock, trust: this.trust, policy: this.policy, lists: this.store, passback: this.store };
     try {
-      const outcome = evaluate(presented, ctx);
+      const outcome = evaluate(presented, this.context());
       if (outcome.kind === 'decided') return outcome.decision;
       const answer = await this.lookup.lookup(outcome.holder, this.policy.lookupTimeoutMs).catch(() => null);
       return outcome.resume(answer);
