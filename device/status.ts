@@ -1,7 +1,7 @@
 /** What a technician (and R/status) sees: versions, ages, counts, clock trust and outbox depth. */
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
-import { LIST_NAMES } from './core/types.js';
+import type { ListName } from './core/types.js';
 
 export function gateStatus(store: GateStore, clock: Clock) {
   const now = clock.nowMs();
@@ -11,6 +11,10 @@ export function gateStatus(store: GateStore, clock: Clock) {
   const policy = store.document('policy');
   const bundle = trust?.payload as { expiresAt?: number; issuers?: unknown[] } | undefined;
   const outbox = store.outboxStats();
+  const list = (l: ListName) => {
+    const m = store.meta(l);
+    return { version: m.version, ageSeconds: age(m.updatedAtMs), entries: store.count(l) };
+  };
   return {
     site: identity?.site ?? null,
     gate: identity?.gate ?? null,
@@ -20,12 +24,7 @@ export function gateStatus(store: GateStore, clock: Clock) {
       ? { version: trust.version, ageSeconds: age(trust.updatedAtMs), expiresAt: bundle?.expiresAt ?? null, stale: now > (bundle?.expiresAt ?? 0) * 1000, issuers: bundle?.issuers?.length ?? 0 }
       : null,
     policy: { version: policy?.version ?? 0, ageSeconds: age(policy?.updatedAtMs), defaults: policy === null },
-    lists: Object.fromEntries(
-      LIST_NAMES.map((l) => {
-        const m = store.meta(l);
-        return [l, { version: m.version, ageSeconds: age(m.updatedAtMs), entries: store.count(l) }];
-      }),
-    ),
+    lists: { tokens: list('tokens'), holders: list('holders') },
     outbox: { depth: outbox.depth, oldestAgeSeconds: age(outbox.oldestTsMs), lastSeq: outbox.lastSeq },
   };
 }
