@@ -62,7 +62,7 @@ describe('HP1 decisions, one per §8 reason, in §8 order', () => {
     // Signed, but the claims break §2: exp before iat, a dynamic code living two days.
     const key = gate.fed.issuer('CN-330000');
     for (const claims of [{ exp: T0 - 120 }, { exp: T0 + 2 * 86400 }]) {
-      const { text } = issueHp1(key, { iss: 'CN-330000', iat: T0 - 60, exp: T0, status: 1, kind: 'dynamic', ...claims });
+      const { text } = issueHp1(key, { iss: 'CN-330000', iat: T0 - 60, status: 1, kind: 'dynamic', ...claims });
       expect(await decide(gate, text)).toMatchObject({ reason: 'BAD_ENCODING' });
     }
   });
