@@ -15,6 +15,7 @@ import { isPassgateError, PassgateError } from '../device/core/errors.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { algOfSpki } from '../device/core/trust.js';
 import { gateStatus } from '../device/status.js';
+import { decodeQrImage } from '../drivers/camera/decode.js';
 import type { Clock } from '../device/core/ports.js';
 import type { Presented } from '../device/core/types.js';
 
@@ -116,6 +117,25 @@ program
   .option('--clock-untrusted', 'report the system clock as untrusted')
   .action((o: { dataDir: string; clockUntrusted?: boolean }) => {
     withStore(o.dataDir, (store) => console.log(JSON.stringify(gateStatus(store, new SystemClock(!o.clockUntrusted)), null, 2)));
+  });
+
+program
+  .command('decode-image')
+  .description('print the QR text found in an image file (PNG, JPEG …), one line per code')
+  .argument('<file...>')
+  .action(async (files: string[]) => {
+    let missed = 0;
+    for (const file of files) {
+      try {
+        const codes = await decodeQrImage(readFileSync(file));
+        if (codes.length === 0) missed++;
+        for (const text of codes) console.log(text);
+      } catch (e) {
+        missed++;
+        console.error(`${file}: ${(e as Error).message}`);
+      }
+    }
+    if (missed > 0) process.exitCode = 1;
   });
 
 function presentedOf(input: 'qr' | 'idcard', text: string): Presented {

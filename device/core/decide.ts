@@ -10,6 +10,7 @@ import type { Credential, VerifyOutcome } from './credential.js';
 import type { Trust } from './trust.js';
 import { issuerAccepted } from './policy.js';
 import { verifyHp1 } from './hp1.js';
+import { verifyHc1 } from './hc1.js';
 import { holderHandle, normaliseIdNumber } from './idcard.js';
 
 export type Outcome =
@@ -22,7 +23,10 @@ interface CodeFormat {
   verify(text: string, trust: Trust | null): VerifyOutcome;
 }
 
-const CODE_FORMATS: readonly CodeFormat[] = [{ prefix: 'HP1:', format: 'HP1', verify: verifyHp1 }];
+const CODE_FORMATS: readonly CodeFormat[] = [
+  { prefix: 'HP1:', format: 'HP1', verify: verifyHp1 },
+  { prefix: 'HC1:', format: 'HC1', verify: verifyHc1 },
+];
 
 /** Builds decisions for one presentation; fields learnt along the way are carried into the result. */
 class Draft {

@@ -116,3 +116,15 @@ describe('passgate status', () => {
     expect(s.outbox.depth).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('passgate decode-image', () => {
+  it('prints the code in a QR PNG, and exits 1 for an image without one', async () => {
+    const png = join(dir, 'code.png');
+    const text = (await run(process.execPath, [ISSUER, 'code', '--federation', fed(), '--issuer', 'CN-330000', '--png', png])).stdout.trim();
+    const decoded = await cli(PASSGATE, ['decode-image', png]);
+    expect(decoded.code).toBe(0);
+    expect(decoded.stdout.trim()).toBe(text);
+    const blank = await cli(PASSGATE, ['decode-image', join(dir, 'trust.json')]);
+    expect(blank.code).toBe(1);
+  });
+});

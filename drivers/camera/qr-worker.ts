@@ -1,0 +1,102 @@
+/**
+ * jsQR off the main thread. jsQR is synchronous and takes 15–250 ms per 640×480 frame on a Pi
+ * (platform.md §4): on the main thread that would stall serial input, MQTT and the relay timer.
+ * `WorkerQrDetector` runs it in one worker thread; frames are queued (one at a time in flight) and
+ * their pixels are transferred, not copied.
+ *
+ * The worker is started from source text (`eval: true`) that `require`s jsqr by its resolved path,
+ * so the same code runs from TypeScript under vitest and from the compiled dist/ tree. The worker is
+ * unref'd while idle (it never keeps the process alive) and restarted if it dies.
+ */
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { GreyImage, QrDetector } from './decode.js';
+
+const JSQR_PATH = createRequire(import.meta.url).resolve('jsqr');
+
+/** Same work as `detectQr` (decode.ts): grey → RGBA, jsQR with inversionAttempts 'dontInvert'. */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const mod = require(${JSON.stringify(JSQR_PATH)});
+const jsQR = typeof mod === 'function' ? mod : mod.default;
+parentPort.on('message', ({ id, data, width, height }) => {
+  try {
+    const grey = new Uint8Array(data);
+    const n = width * height;
+    const rgba = new Uint8ClampedArray(n * 4);
+    for (let i = 0, j = 0; i < n; i++, j += 4) {
+      const v = grey[i];
+      rgba[j] = v; rgba[j + 1] = v; rgba[j + 2] = v; rgba[j + 3] = 255;
+    }
+    const code = jsQR(rgba, width, height, { inversionAttempts: 'dontInvert' });
+    parentPort.postMessage({ id, text: code ? code.data : null });
+  } catch (err) {
+    parentPort.postMessage({ id, error: String((err && err.message) || err) });
+  }
+});
+`;
+
+interface Pending {
+  resolve(text: string | null): void;
+  reject(err: Error): void;
+}
+
+export class WorkerQrDetector implements QrDetector {
+  #worker: Worker | null = null;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 0;
+  #closed = false;
+  /** Worker (re)starts, for health reporting. */
+  starts = 0;
+
+  detect(image: GreyImage): Promise<string | null> {
+    if (this.#closed) return Promise.reject(new Error('QR detector closed'));
+    const worker = this.#ensureWorker();
+    const id = this.#nextId++;
+    // A private copy whose buffer can be transferred (the caller's may be a view into a pool).
+    const copy = new Uint8Array(image.data);
+    return new Promise<string | null>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, data: copy.buffer, width: image.width, height: image.height }, [copy.buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#worker = null;
+    this.#failAll(new Error('QR detector closed'));
+    if (worker) await worker.terminate();
+  }
+
+  #ensureWorker(): Worker {
+    if (this.#worker) return this.#worker;
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.starts++;
+    worker.unref();
+    worker.on('message', (msg: { id: number; text?: string | null; error?: string }) => {
+      const p = this.#pending.get(msg.id);
+      if (!p) return;
+      this.#pending.delete(msg.id);
+      if (this.#pending.size === 0) worker.unref();
+      if (msg.error !== undefined) p.reject(new Error(`jsQR: ${msg.error}`));
+      else p.resolve(msg.text ?? null);
+    });
+    const died = (err: Error) => {
+      if (this.#worker !== worker) return;
+      this.#worker = null;
+      this.#failAll(err);
+    };
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`QR worker exited (${code})`)));
+    this.#worker = worker;
+    return worker;
+  }
+
+  #failAll(err: Error): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(err);
+  }
+}
