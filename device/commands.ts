@@ -12,33 +12,48 @@ export interface CommandReply {
   error?: string;
 }
 
-/** Runs a verified command; throws PassgateError to refuse it. */
-export type CommandRunner = (command: Command) => Promise<void> | void;
+/**
+ * Runs a verified command whose acceptance is already recorded as event `seq` (so a remote open is
+ * on record before the relay moves); throws PassgateError when it cannot be carried out.
+ */
+export type CommandRunner = (command: Command, seq: number) => Promise<void> | void;
 
 export async function takeCommand(text: string, store: GateStore, clock: Clock, run: CommandRunner): Promise<CommandReply> {
-  let command: Command | null = null;
-  let reply: CommandReply;
+  const record = (command: Command | null, reply: CommandReply) =>
+    store.recordEvent(
+      {
+        ...baseEvent('command', clock),
+        cmd: command?.cmd ?? null,
+        jti: reply.jti,
+        actor: command?.actor ?? null,
+        ok: reply.ok,
+        ...(reply.error ? { error: reply.error } : {}),
+      },
+      clock.nowMs(),
+    );
+  const failure = (e: unknown, jti: string | null): CommandReply => ({ jti, ok: false, error: isPassgateError(e) ? e.code : 'INTERNAL' });
+
+  let command: Command;
   try {
     const ingested = ingestEnvelope(text, store, clock, 'passgate-cmd+json');
     if (ingested.typ !== 'passgate-cmd+json') throw new PassgateError('WRONG_TYPE', 'not a command');
     command = ingested.command;
-    await run(command);
-    reply = { jti: command.jti, ok: true };
   } catch (e) {
-    reply = { jti: command?.jti ?? jtiOf(text), ok: false, error: isPassgateError(e) ? e.code : 'INTERNAL' };
+    const reply = failure(e, jtiOf(text));
+    record(null, reply);
+    return reply;
   }
-  store.recordEvent(
-    {
-      ...baseEvent('command', clock),
-      cmd: command?.cmd ?? null,
-      jti: reply.jti,
-      actor: command?.actor ?? null,
-      ok: reply.ok,
-      ...(reply.error ? { error: reply.error } : {}),
-    },
-    clock.nowMs(),
-  );
-  return reply;
+  const accepted: CommandReply = { jti: command.jti, ok: true };
+  const seq = record(command, accepted);
+  try {
+    await run(command, seq);
+    return accepted;
+  } catch (e) {
+    // Accepted but not carried out (e.g. the gate was busy): that too goes on record.
+    const reply = failure(e, command.jti);
+    record(command, reply);
+    return reply;
+  }
 }
 
 /** The jti of a refused command, if its payload can be read at all (for the reply only). */

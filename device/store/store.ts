@@ -292,6 +292,102 @@ export class GateStore implements ListReader, PassbackReader {
     }).immediate();
   }
 
+  // --- sync support (sync/**): session counter, settings, look-up cache, outbox retention ----------
+
+  private syncQ?: ReturnType<GateStore['prepareSync']>;
+
+  private prepareSync() {
+    const db = this.db;
+    return {
+      cacheHolder: db.prepare(
+        'INSERT INTO list_holders (k, s, at, until) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT(k) DO UPDATE SET s = excluded.s, at = excluded.at, until = excluded.until WHERE excluded.at >= list_holders.at',
+      ),
+      bounds: db.prepare<[], { first: number | null; last: number | null }>('SELECT min(seq) AS first, max(seq) AS last FROM outbox'),
+      oldestTs: db.prepare<[], number | null>('SELECT ts_ms FROM outbox ORDER BY seq LIMIT 1').pluck(),
+      dropBelow: db.prepare('DELETE FROM outbox WHERE seq < ?'),
+      rangeBelow: db.prepare<[number], { from: number | null; to: number | null; n: number }>(
+        'SELECT min(seq) AS "from", max(seq) AS "to", count(*) AS n FROM outbox WHERE seq < ?',
+      ),
+    };
+  }
+
+  private get sq(): ReturnType<GateStore['prepareSync']> {
+    return (this.syncQ ??= this.prepareSync());
+  }
+
+  /**
+   * The MQTT session counter (§7 `session`): raised and persisted on every connection attempt, so a
+   * `lost` will or an events batch names the connection it belongs to, across restarts too.
+   */
+  nextSession(): number {
+    return this.db.transaction(() => {
+      const next = Number(this.q.getMeta.get('sync_session') ?? '0') + 1;
+      this.q.setMeta.run('sync_session', String(next));
+      return next;
+    }).immediate();
+  }
+
+  /** A small JSON value kept across restarts (e.g. a `set-mode` override); undefined if never saved. */
+  setting(key: string): unknown {
+    const raw = this.q.getMeta.get(`setting:${key}`);
+    return raw === undefined ? undefined : JSON.parse(raw);
+  }
+
+  saveSetting(key: string, value: unknown): void {
+    this.q.setMeta.run(`setting:${key}`, JSON.stringify(value));
+  }
+
+  /**
+   * Keeps a signed look-up answer as a `holders` entry WITHOUT changing the list version, so the next
+   * tap decides offline. An entry determined later (`at`) than the answer is kept. The next delta or
+   * snapshot overrides it as usual. Returns whether the entry was written.
+   */
+  cacheHolder(handle: string, s: ListEntry['s'], at: number, until: number): boolean {
+    return this.sq.cacheHolder.run(Buffer.from(handle, 'hex'), s, at, until).changes > 0;
+  }
+
+  /**
+   * Cheap outbox bounds (index look-ups only, unlike outboxStats' count): the first seq still held,
+   * the last seq ever assigned, and the oldest held event's time.
+   */
+  outboxBounds(): { firstSeq: number | null; lastSeq: number; oldestTsMs: number | null } {
+    const b = this.sq.bounds.get()!;
+    return {
+      firstSeq: b.first,
+      lastSeq: (this.q.lastSeq.get() as number | undefined) ?? 0,
+      oldestTsMs: (this.sq.oldestTs.get() as number | undefined) ?? null,
+    };
+  }
+
+  /**
+   * Bounded retention: when the outbox holds more than `maxRows` events, drops the oldest so that
+   * `maxRows` remain including a `system` event naming the dropped seq range, recorded in the same
+   * transaction (so the drop is never silent). Returns the dropped range, or null if nothing went.
+   */
+  trimOutbox(
+    maxRows: number,
+    systemEvent: (dropped: { from: number; to: number; count: number }) => Record<string, unknown>,
+    tsMs: number,
+  ): { from: number; to: number; count: number; seq: number } | null {
+    if (maxRows < 2) throw new PassgateError('BAD_CONFIG', 'outbox retention must keep at least 2 events');
+    const b = this.sq.bounds.get()!;
+    if (b.first === null || b.last === null || b.last - b.first + 1 <= maxRows) return null;
+    return this.db.transaction(() => {
+      const now = this.sq.bounds.get()!;
+      if (now.first === null || now.last === null) return null;
+      // Seqs in the outbox are contiguous (rows only ever leave from the front): keep the newest
+      // maxRows - 1 and make room for the system event.
+      const cutoff = now.last - (maxRows - 1) + 1;
+      const range = this.sq.rangeBelow.get(cutoff)!;
+      if (range.from === null || range.to === null || range.n === 0) return null;
+      this.sq.dropBelow.run(cutoff);
+      const dropped = { from: range.from, to: range.to, count: range.n };
+      const seq = Number(this.q.appendEvent.run(tsMs, JSON.stringify(systemEvent(dropped))).lastInsertRowid);
+      return { ...dropped, seq };
+    }).immediate();
+  }
+
   /** Forgets anti-passback memory older than any window a policy may set. */
   prune(nowMs: number): void {
     this.q.prunePassback.run(nowMs - PASSBACK_KEEP_MS);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { createHash, generateKeyPairSync, getCurves, randomBytes, randomInt, sign, verify } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, getCurves, randomBytes, randomInt, sign, verify } from 'node:crypto';
 import { createRequire } from 'node:module';
 import {
   sm2GenerateKeyPair,
@@ -27,7 +27,11 @@ vi.mock('node:crypto', async (importOriginal) => {
 interface SmCryptoSm2 {
   generateKeyPairHex(): { privateKey: string; publicKey: string };
   getPublicKeyFromPrivateKey(privateKey: string): string;
-  doSignature(msg: Uint8Array | string, privateKey: string, opts: { hash: boolean; der: boolean; userId?: string }): string;
+  doSignature(
+    msg: Uint8Array | string,
+    privateKey: string,
+    opts: { hash: boolean; der: boolean; userId?: string; publicKey?: string },
+  ): string;
   doVerifySignature(
     msg: Uint8Array | string,
     signature: string,
@@ -98,7 +102,7 @@ describe('interoperability with sm-crypto', () => {
     for (let i = 0; i < 50; i++) {
       const { privateKey, publicKey } = smCrypto.sm2.generateKeyPairHex();
       const message = randomMessage();
-      const signature = hex(smCrypto.sm2.doSignature(message, privateKey, opts));
+      const signature = hex(smCrypto.sm2.doSignature(message, privateKey, { ...opts, publicKey }));
       expect(sm2Verify(sm2PublicKeyFromPoint(hex(publicKey)), message, signature)).toBe(true);
     }
   });
@@ -142,7 +146,8 @@ describe('rejections', () => {
   const message = ascii('{"status":1}');
   const signature = sm2Sign(pair.privateKey, message);
   const withRS = (r: bigint, s: bigint): Buffer => hex(be32(r) + be32(s));
-  const { r, s } = { r: BigInt('0x' + toHex(signature.subarray(0, 32))), s: BigInt('0x' + toHex(signature.subarray(32))) };
+  const r = BigInt('0x' + toHex(signature.subarray(0, 32)));
+  const s = BigInt('0x' + toHex(signature.subarray(32)));
 
   it('accepts the untouched signature', () => {
     expect(sm2Verify(key, message, signature)).toBe(true);
@@ -246,5 +251,13 @@ describe.skipIf(!getCurves().includes('SM2'))("Node's crypto is not SM2", () => 
     expect(verify('sm3', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, nodeSignature)).toBe(true);
     expect(sm2Verify(key, message, nodeSignature)).toBe(false);
     expect(sm2Verify(key, message, nodeSignature, new Uint8Array(0))).toBe(false);
+  });
+
+  it('nor does Node accept a real SM2 signature', () => {
+    const pair = sm2GenerateKeyPair();
+    const message = ascii('health code');
+    const signature = sm2Sign(pair.privateKey, message);
+    const nodeKey = createPublicKey({ key: Buffer.from(pair.spki), format: 'der', type: 'spki' });
+    expect(verify('sm3', message, { key: nodeKey, dsaEncoding: 'ieee-p1363' }, signature)).toBe(false);
   });
 });

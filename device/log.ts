@@ -1,0 +1,67 @@
+/**
+ * Logging: pino JSON lines, one child logger per subsystem (`log.child({ mod: 'gate' })`), to
+ * stdout (journald under systemd) or to a file.
+ *
+ * THE RULE: logs never carry an ID number, a name (masked or not) or scanned text — not at any
+ * level, not in an error's message. Log handles, reasons, formats, issuers, seqs and counts. The
+ * redaction list below is a safety net for the obvious keys, not a licence: a value under another
+ * key, or interpolated into a message string, is not caught. Modules hand the logger decisions
+ * (handles and codes) and never the Presented input.
+ */
+import pino, { type Logger as PinoLogger, type LoggerOptions } from 'pino';
+
+export type Logger = PinoLogger;
+
+/** Subsystems, for `mod`. */
+export type Module = 'main' | 'service' | 'gate' | 'guard' | 'verifier' | 'scanner' | 'idreader' | 'camera' | 'gpio' | 'sync' | 'store';
+
+/** Keys whose values are personal data or raw input, wherever they appear (top level and two levels down). */
+export const REDACTED_KEYS = [
+  'idNumber',
+  'id_number',
+  'name',
+  'maskedName',
+  'displayName',
+  'holderName',
+  'text',
+  'scanned',
+  'raw',
+  'presented',
+  'qr',
+  'password',
+] as const;
+// Not `code` (error codes) nor `line` (GPIO lines): those are what a technician greps for.
+
+/** pino paths for REDACTED_KEYS: `key`, `*.key`, `*.*.key`. */
+export function redactPaths(): string[] {
+  return REDACTED_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+}
+
+export interface LogOptions {
+  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  output: 'journald' | 'file';
+  file?: string;
+}
+
+/**
+ * The root logger. `destination` overrides the output (tests pass a stream to read the lines back).
+ */
+export function createLogger(o: LogOptions, destination?: pino.DestinationStream): Logger {
+  const options: LoggerOptions = {
+    level: o.level,
+    base: { pid: process.pid },
+    // journald stamps lines itself, but a file needs time, and both stay greppable with it.
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: redactPaths(), censor: '[redacted]' },
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: { err: pino.stdSerializers.err },
+  };
+  const dest =
+    destination ?? (o.output === 'file' && o.file ? pino.destination({ dest: o.file, mkdir: true, sync: false }) : pino.destination({ dest: 1, sync: false }));
+  return pino(options, dest);
+}
+
+/** A child for a subsystem. */
+export function moduleLogger(root: Logger, mod: Module): Logger {
+  return root.child({ mod });
+}

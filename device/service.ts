@@ -1,0 +1,332 @@
+/**
+ * GateService: the composition root. It takes parts that are already built (store, clock, verifier,
+ * input drivers, relay, inputs, indicator, an optional link, a logger) and wires them:
+ *
+ *   scanner/reader ─scan─▶ verifier.present() ─(event committed)─▶ gate machine ─▶ relay, indicator
+ *   passage input ──────────────────────────────────────────────▶ gate machine
+ *   fire alarm input ───────────────────────────────────────────▶ gate machine
+ *   guard console ─approve/deny─▶ gate machine (override committed first) ─▶ relay
+ *
+ * The relay is forced to its safe level when the service is constructed, on stop(), and by
+ * releaseNow() (main.ts calls it from its uncaught-exception handler: the class installs no
+ * process handlers). A failing part is logged and shows in health(); it never brings the service
+ * down.
+ */
+import type { GateStore } from './store/store.js';
+import type { Clock } from './core/ports.js';
+import type { Presented } from './core/types.js';
+import type { Verifier } from './verifier.js';
+import { baseEvent } from './events.js';
+import { gateStatus } from './status.js';
+import { GateController, type IndicatorPort, type RelayPort, type TimerPort } from './gate/controller.js';
+import { startGuardConsole, type GuardConsole } from './gate/guard-console.js';
+import type { EventBody, GateSettings, Outcome } from './gate/machine.js';
+
+/** How a part reports health: the drivers' DriverHealth (`state`) or a plain `{ ok }`. */
+export type HealthReport = { ok: boolean; detail?: string } | { state: 'connected' | 'reconnecting' | 'stopped'; lastError?: string };
+
+/** Anything that emits `scan` with a Presented: the scanner, ID-reader and camera drivers. */
+export interface ScanSource {
+  readonly name?: string;
+  on(event: 'scan', listener: (scan: Presented, meta?: unknown) => void): unknown;
+  off?(event: 'scan', listener: (scan: Presented, meta?: unknown) => void): unknown;
+  start?(): Promise<void> | void;
+  stop?(): Promise<void> | void;
+  health?(): HealthReport;
+}
+
+/** A digital input (passage sensor, fire alarm contact): `change` with the LOGICAL level (activeLow applied). */
+export interface DigitalInputPort {
+  on(event: 'change', listener: (active: boolean) => void): unknown;
+  off?(event: 'change', listener: (active: boolean) => void): unknown;
+  /** The current logical level, read once at start (an alarm that is already on must count). */
+  read?(): boolean | Promise<boolean>;
+  health?(): HealthReport;
+}
+
+export interface LinkPort {
+  start(): void | Promise<void>;
+  stop(): void | Promise<void>;
+  health?(): HealthReport;
+}
+
+export interface ServiceLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  child?(bindings: object): ServiceLogger;
+}
+
+export interface GateServiceOptions {
+  store: GateStore;
+  clock: Clock;
+  verifier: Pick<Verifier, 'present' | 'currentPolicy'>;
+  inputs: ScanSource[];
+  relay: RelayPort & { health?(): HealthReport };
+  indicator?: IndicatorPort;
+  passage?: DigitalInputPort;
+  /** Active = ALARM (the driver turns the contact's wiring, normally-closed and pull, into that). */
+  fireAlarm?: DigitalInputPort;
+  link?: LinkPort;
+  /** The root logger: the service makes its own children (`mod`: service, gate, guard). */
+  log: ServiceLogger;
+  gate?: Partial<GateSettings>;
+  /** Absent: no console. */
+  guardConsole?: { host: string; port: number };
+  timers?: TimerPort;
+  /** Monotonic ms; default clock.monoMs(). */
+  now?: () => number;
+  /** A non-critical part unhealthy longer than this stops the watchdog (systemd then restarts us). Default 60 s. */
+  watchdogGraceMs?: number;
+}
+
+export interface PartHealth {
+  ok: boolean;
+  critical: boolean;
+  detail?: string;
+  /** Monotonic ms since when it has been unhealthy. */
+  unhealthySince?: number;
+}
+
+export class GateService {
+  readonly gate: GateController;
+  private readonly log: ServiceLogger;
+  private running = false;
+  private stopped = false;
+  private console: GuardConsole | null = null;
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly unhealthySince = new Map<string, number>();
+  private readonly now: () => number;
+  private inFlight = 0;
+
+  constructor(private readonly o: GateServiceOptions) {
+    this.log = child(o.log, 'service');
+    this.now = o.now ?? (() => o.clock.monoMs());
+    // The gate's start state: the relay goes to its safe level here, before anything else runs.
+    this.gate = new GateController({
+      settings: o.gate,
+      relay: o.relay,
+      indicator: o.indicator,
+      record: (body) => this.record(body),
+      now: this.now,
+      timers: o.timers,
+      log: child(o.log, 'gate'),
+    });
+  }
+
+  /** Boots the gate (alarm state first), subscribes to inputs, starts drivers, console and link. */
+  async start(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    const { fireAlarm, passage } = this.o;
+
+    if (fireAlarm) {
+      const onAlarm = (active: boolean) => this.safely('fire alarm input', () => this.onFireAlarm(active));
+      fireAlarm.on('change', onAlarm);
+      this.unsubscribe.push(() => fireAlarm.off?.('change', onAlarm));
+      try {
+        const level = await fireAlarm.read?.();
+        if (level !== undefined) this.onFireAlarm(level);
+      } catch (err) {
+        this.log.error({ err }, 'could not read the fire alarm input at start');
+      }
+    }
+    this.gate.boot();
+
+    if (passage) {
+      const onPassage = (active: boolean) =>
+        this.safely('passage input', () => {
+          if (active) this.gate.passage();
+        });
+      passage.on('change', onPassage);
+      this.unsubscribe.push(() => passage.off?.('change', onPassage));
+    }
+
+    for (const [i, input] of this.o.inputs.entries()) {
+      const name = input.name ?? `input${i}`;
+      const onScan = (scan: Presented) => this.safely(`${name} scan`, () => void this.present(scan, name));
+      input.on('scan', onScan);
+      this.unsubscribe.push(() => input.off?.('scan', onScan));
+      // Node-style emitters throw on an unheard 'error': hear it (TypedEmitter drivers have none).
+      const onError = (err: unknown) => this.log.error({ err, part: name }, 'driver error');
+      (input as unknown as { on(e: string, l: (err: unknown) => void): unknown }).on('error', onError);
+      this.unsubscribe.push(() => (input as unknown as { off?(e: string, l: (err: unknown) => void): unknown }).off?.('error', onError));
+    }
+    await Promise.all(
+      this.o.inputs.map(async (input, i) => {
+        try {
+          await input.start?.();
+        } catch (err) {
+          this.log.error({ err, part: input.name ?? `input${i}` }, 'input driver failed to start');
+        }
+      }),
+    );
+
+    if (this.o.guardConsole) {
+      const { host, port } = this.o.guardConsole;
+      if (!isLoopback(host)) this.log.warn({ host, port }, 'guard console listens beyond loopback: anyone who reaches it can open the gate');
+      try {
+        this.console = await startGuardConsole({ host, port, gate: this.gate, log: child(this.o.log, 'guard') });
+      } catch (err) {
+        this.log.error({ err, host, port }, 'guard console could not start');
+      }
+    }
+    if (this.o.link) {
+      try {
+        await this.o.link.start();
+      } catch (err) {
+        this.log.error({ err }, 'link failed to start');
+      }
+    }
+    this.log.info({ phase: this.gate.snapshot().phase, inputs: this.o.inputs.length }, 'gate service started');
+  }
+
+  /** The relay to its safe level FIRST, then everything else; idempotent, never throws. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.running = false;
+    try {
+      this.gate.stop();
+    } catch (err) {
+      this.log.error({ err }, 'gate stop failed: releasing directly');
+      this.gate.releaseNow();
+    }
+    for (const u of this.unsubscribe.splice(0)) this.safely('unsubscribe', u);
+    const settle = async (what: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error({ err, part: what }, 'stop failed');
+      }
+    };
+    await Promise.all([
+      ...this.o.inputs.map((input, i) => settle(input.name ?? `input${i}`, () => input.stop?.())),
+      settle('guard console', () => this.console?.close()),
+      settle('link', () => this.o.link?.stop()),
+    ]);
+    this.console = null;
+    this.log.info({}, 'gate service stopped');
+  }
+
+  /** Last resort for main's crash handlers: relay safe now, synchronously as far as possible. */
+  releaseNow(): void {
+    this.gate.releaseNow();
+  }
+
+  /** A verified `open` command whose event (seq) is already committed (for the link's command runner). */
+  commandOpen(seq: number, pulseMs?: number): Outcome {
+    return this.gate.command(seq, pulseMs ?? this.o.verifier.currentPolicy().pulseMs);
+  }
+
+  /** Where the guard console listens (null when it does not). */
+  guardConsoleAddress(): { host: string; port: number } | null {
+    return this.console ? { host: this.console.host, port: this.console.port } : null;
+  }
+
+  /** Health of every part; `watchdogOk` is what main's sd_notify WATCHDOG=1 depends on. */
+  health(): { ok: boolean; watchdogOk: boolean; parts: Record<string, PartHealth> } {
+    const now = this.now();
+    const grace = this.o.watchdogGraceMs ?? 60_000;
+    const parts: Record<string, PartHealth> = {};
+    const add = (name: string, critical: boolean, report: HealthReport | undefined) => {
+      const h = normalise(report);
+      if (h.ok) this.unhealthySince.delete(name);
+      else if (!this.unhealthySince.has(name)) this.unhealthySince.set(name, now);
+      parts[name] = { ...h, critical, ...(h.ok ? {} : { unhealthySince: this.unhealthySince.get(name)! }) };
+    };
+    add('relay', true, mergeHealth(this.gate.health(), this.o.relay.health?.()));
+    if (this.o.passage) add('passage', false, this.o.passage.health?.());
+    if (this.o.fireAlarm) add('fireAlarm', true, this.o.fireAlarm.health?.());
+    this.o.inputs.forEach((input, i) => add(input.name ?? `input${i}`, false, input.health?.()));
+    if (this.o.link) add('link', false, this.o.link.health?.() ?? { ok: true });
+    if (this.o.guardConsole) add('guardConsole', false, this.console ? { ok: true } : { ok: false, detail: 'not listening' });
+    const all = Object.values(parts);
+    const ok = this.running && all.every((p) => p.ok);
+    const watchdogOk =
+      this.running && all.every((p) => p.ok || (!p.critical && p.unhealthySince !== undefined && now - p.unhealthySince < grace));
+    return { ok, watchdogOk, parts };
+  }
+
+  /** The technician's view: store status, gate state, parts' health. */
+  status() {
+    return { ...gateStatus(this.o.store, this.o.clock), gate: this.gate.snapshot(), health: this.health(), inFlight: this.inFlight };
+  }
+
+  // --- wiring ----------------------------------------------------------------------------------------
+
+  private async present(scan: Presented, source: string): Promise<void> {
+    if (!this.running) return;
+    this.inFlight++;
+    try {
+      // present() commits the decision's event before it returns: only then may the gate act on it.
+      const verdict = await this.o.verifier.present(scan);
+      const d = verdict.decision;
+      if (!this.running) {
+        this.log.warn({ source, seq: verdict.seq, result: d.result }, 'decision arrived after stop: not acted on');
+        return;
+      }
+      const outcome = this.gate.decision({
+        result: d.result,
+        reason: d.reason,
+        seq: verdict.seq,
+        input: d.input,
+        format: d.format,
+        issuer: d.issuer,
+        handle: d.handle,
+        displayName: d.displayName,
+        pulseMs: this.o.verifier.currentPolicy().pulseMs,
+      });
+      // Handles and codes only: never d.displayName, never the scan.
+      this.log.info(
+        { source, seq: verdict.seq, result: d.result, reason: d.reason, format: d.format, issuer: d.issuer, handle: d.handle, latencyUs: verdict.latencyUs, gate: outcome.kind },
+        'decision',
+      );
+    } catch (err) {
+      this.log.error({ err, source }, 'scan could not be decided');
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private onFireAlarm(active: boolean): void {
+    if (active !== this.gate.snapshot().alarm) this.log.warn({ active }, active ? 'FIRE ALARM: gate released' : 'fire alarm cleared');
+    this.gate.alarm(active);
+  }
+
+  private record(body: EventBody): number {
+    const event = { ...baseEvent(body.type, this.o.clock), ...body };
+    return this.o.store.recordEvent(event, event.tsMs);
+  }
+
+  private safely(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err, part: what }, 'handler failed');
+    }
+  }
+}
+
+function normalise(r: HealthReport | undefined): { ok: boolean; detail?: string } {
+  if (r === undefined) return { ok: true };
+  if ('ok' in r) return r.detail === undefined ? { ok: r.ok } : { ok: r.ok, detail: r.detail };
+  const ok = r.state === 'connected';
+  return ok ? { ok } : { ok, detail: r.lastError ? `${r.state}: ${r.lastError}` : r.state };
+}
+
+function mergeHealth(a: HealthReport, b: HealthReport | undefined): HealthReport {
+  const x = normalise(a);
+  const y = normalise(b);
+  const detail = [x.detail, y.detail].filter(Boolean).join('; ');
+  return detail ? { ok: x.ok && y.ok, detail } : { ok: x.ok && y.ok };
+}
+
+function child(log: ServiceLogger, mod: string): ServiceLogger {
+  return typeof log.child === 'function' ? log.child({ mod }) : log;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,266 @@
+/**
+ * GateLink: the gate's whole MQTT side in one object for the composition root — connection, outbox
+ * publisher, downlink (documents, lists, acks), look-ups, commands and R/status.
+ *
+ *   const link = new GateLink({ store, clock, verifier, broker: { url }, runCommand, log });
+ *   const verifier = new Verifier(store, clock, link.lookupPort, log);   // or built before, see below
+ *   link.start();            // returns at once; the gate decides with or without a broker
+ *   …
+ *   await link.stop();       // clean: `offline` retained, then DISCONNECT
+ *
+ * The Verifier needs the lookup port and GateLink reloads the Verifier, so one of them is built
+ * first: pass `verifier` later through `onDocumentsChanged`, or build the link first and hand
+ * `link.lookupPort` to the Verifier (its reload is only called after start()).
+ */
+import type { GateStore, Identity } from '../device/store/store.js';
+import type { Clock } from '../device/core/ports.js';
+import type { LookupPort } from '../device/verifier.js';
+import type { CommandRunner } from '../device/commands.js';
+import { gateStatus } from '../device/status.js';
+import { GateConnection, type BrokerOptions, type ConnectedInfo, type MessageProps } from './connection.js';
+import { GateTopics, type StatusPayload } from './topics.js';
+import { OutboxPublisher, type OutboxOptions } from './outbox-publisher.js';
+import { Downlink, type DownlinkOptions } from './downlink.js';
+import { MqttLookup, type LookupOptions } from './lookup.js';
+import { CommandChannel, ModeOverrides } from './commands.js';
+import { StatusPublisher, type StatusOptions } from './status-publisher.js';
+import { RefusalCounter } from './refusals.js';
+import { childLogger, SILENT, type Logger } from './log.js';
+import { softwareVersion } from './version.js';
+import { LIST_NAMES, type ListName } from '../device/core/types.js';
+
+export interface GateLinkOptions {
+  store: GateStore;
+  clock: Clock;
+  /** Default: the store's identity (which must exist: `passgate init`). */
+  identity?: Identity;
+  /** Reloaded after a trust bundle or policy is applied (unless onDocumentsChanged is given). */
+  verifier?: { reload(): void };
+  /** Called after a trust bundle or policy is applied; default: verifier.reload(). */
+  onDocumentsChanged?: () => void;
+  broker: BrokerOptions;
+  /** Runs verified commands; see createCommandRunner() in sync/commands.ts. */
+  runCommand: CommandRunner;
+  /** Scanner and gate state, shown as R/status `hardware` (call statusChanged() when they change). */
+  statusExtras?: () => Record<string, unknown>;
+  log?: Logger;
+  /** Announced in R/state and R/status; default: passgate's package.json version. */
+  softwareVersion?: string;
+  outbox?: OutboxOptions;
+  sync?: DownlinkOptions;
+  lookup?: LookupOptions;
+  status?: StatusOptions;
+}
+
+export interface GateLinkEvents {
+  connected: (info: ConnectedInfo) => void;
+  disconnected: (reason: string) => void;
+  /** Something R/status shows changed (a list, a document, a refusal, an ack). */
+  changed: () => void;
+}
+
+export class GateLink {
+  readonly topics: GateTopics;
+  readonly refusals: RefusalCounter;
+  readonly modes: ModeOverrides;
+  private readonly connection: GateConnection;
+  private readonly outbox: OutboxPublisher;
+  private readonly downlink: Downlink;
+  private readonly lookup: MqttLookup;
+  private readonly commands: CommandChannel;
+  private readonly status: StatusPublisher;
+  private readonly version: string;
+  private readonly listeners: { [K in keyof GateLinkEvents]: Set<GateLinkEvents[K]> } = {
+    connected: new Set(),
+    disconnected: new Set(),
+    changed: new Set(),
+  };
+  private started = false;
+
+  constructor(private readonly opts: GateLinkOptions) {
+    const { store, clock } = opts;
+    const identity = opts.identity ?? store.identity();
+    if (!identity) throw new Error('GateLink: the store has no identity (run passgate init first)');
+    const log = opts.log ?? SILENT;
+    this.version = opts.softwareVersion ?? softwareVersion();
+    this.topics = new GateTopics(identity.site, identity.gate);
+    const changed = () => this.changed();
+    this.refusals = new RefusalCounter(changed);
+    this.modes = new ModeOverrides(store, clock);
+
+    this.connection = new GateConnection({
+      broker: opts.broker,
+      topics: this.topics,
+      nextSession: () => store.nextSession(),
+      softwareVersion: this.version,
+      nowMs: () => clock.nowMs(),
+      log: childLogger(log, 'sync:mqtt'),
+      handler: {
+        connected: (info) => this.onConnected(info),
+        disconnected: (reason) => this.onDisconnected(reason),
+        message: (topic, payload, props) => this.downlink.message(topic, payload, props),
+      },
+    });
+    this.outbox = new OutboxPublisher(store, this.connection, this.topics, clock, childLogger(log, 'sync:outbox'), opts.outbox, changed);
+    this.lookup = new MqttLookup(store, clock, this.topics, this.connection, this.refusals, childLogger(log, 'sync:lookup'), opts.lookup);
+    this.commands = new CommandChannel(store, clock, this.topics, this.connection, opts.runCommand, this.refusals, childLogger(log, 'sync:cmd'), () => {
+      this.outbox.kick();
+      changed();
+    });
+    this.downlink = new Downlink(
+      store,
+      clock,
+      this.topics,
+      this.connection,
+      this.refusals,
+      {
+        documentsChanged: () => this.documentsChanged(),
+        changed,
+        acked: (upTo) => this.outbox.acked(upTo),
+        lookupAnswer: (text) => this.lookup.answer(text),
+        command: (text: string, props: MessageProps) => void this.commands.take(text, props),
+      },
+      childLogger(log, 'sync:downlink'),
+      opts.sync,
+    );
+    this.status = new StatusPublisher(() => this.buildStatus(), this.connection, this.topics, childLogger(log, 'sync:status'), opts.status);
+  }
+
+  /** The Verifier's LookupPort: asks the backend while connected, resolves null at once when not. */
+  get lookupPort(): LookupPort {
+    return this.lookup;
+  }
+
+  get connected(): boolean {
+    return this.connection.connected;
+  }
+
+  /** The current connection's session number (0 before the first attempt). */
+  get session(): number {
+    return this.connection.session;
+  }
+
+  get protocolVersion(): 4 | 5 | null {
+    return this.connection.protocolVersion;
+  }
+
+  /** Starts connecting (in the background) and publishing the outbox. Never throws for a missing broker. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.outbox.start();
+    this.connection.start();
+  }
+
+  /** Clean stop: `offline` retained, DISCONNECT (no will), timers cleared. The store stays open. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.outbox.stop();
+    this.downlink.stop();
+    this.status.stop();
+    // A command still running gets a moment to finish and answer; a hung runner does not block the stop.
+    await Promise.race([this.commands.idle(), new Promise((r) => setTimeout(r, 5000).unref?.())]);
+    await this.connection.stop();
+  }
+
+  /** Ask the backend for both lists (or one) now, past the rate limit: the `sync` command. */
+  resync(lists: readonly ListName[] = LIST_NAMES): void {
+    for (const l of lists) this.downlink.requestSync(l, 'resync', true);
+  }
+
+  /** Events were recorded: publish now rather than at the next poll. */
+  eventsRecorded(): void {
+    this.outbox.kick();
+  }
+
+  /** Scanner or gate state (statusExtras) changed: republish R/status soon. */
+  statusChanged(): void {
+    this.status.changed();
+  }
+
+  /** Publishes R/status now (e.g. before a planned restart). */
+  publishStatus(): Promise<void> {
+    return this.status.publishNow();
+  }
+
+  /** Resolves once every command received so far has been handled and answered. */
+  commandsIdle(): Promise<void> {
+    return this.commands.idle();
+  }
+
+  on<K extends keyof GateLinkEvents>(event: K, listener: GateLinkEvents[K]): () => void {
+    this.listeners[event].add(listener);
+    return () => this.listeners[event].delete(listener);
+  }
+
+  /** Counters of every part, for R/status, tests and benchmarks. */
+  stats() {
+    return {
+      outbox: this.outbox.snapshot(),
+      downlink: { ...this.downlink.stats },
+      lookup: { ...this.lookup.stats },
+      commands: { ...this.commands.stats },
+      status: { ...this.status.stats },
+      refusals: this.refusals.byCode(),
+    };
+  }
+
+  private onConnected(info: ConnectedInfo): void {
+    this.outbox.connected(info.session);
+    this.downlink.connected();
+    this.status.connected();
+    this.emit('connected', info);
+  }
+
+  private onDisconnected(reason: string): void {
+    this.outbox.disconnected();
+    this.lookup.disconnected();
+    this.status.disconnected();
+    this.emit('disconnected', reason);
+  }
+
+  private documentsChanged(): void {
+    try {
+      if (this.opts.onDocumentsChanged) this.opts.onDocumentsChanged();
+      else this.opts.verifier?.reload();
+    } catch (e) {
+      (this.opts.log ?? SILENT).error({ err: e }, 'documents-changed hook failed');
+    }
+  }
+
+  private changed(): void {
+    this.status.changed();
+    this.emit('changed');
+  }
+
+  private emit<K extends keyof GateLinkEvents>(event: K, ...args: Parameters<GateLinkEvents[K]>): void {
+    for (const l of this.listeners[event]) {
+      try {
+        (l as (...a: Parameters<GateLinkEvents[K]>) => void)(...args);
+      } catch (e) {
+        (this.opts.log ?? SILENT).error({ err: e, event }, 'GateLink listener failed');
+      }
+    }
+  }
+
+  private buildStatus(): StatusPayload {
+    const { store, clock } = this.opts;
+    const base = gateStatus(store, clock);
+    const last = this.refusals.last();
+    return {
+      ...base,
+      tsMs: clock.nowMs(),
+      session: this.connection.session,
+      version: this.version,
+      mqtt: { protocolVersion: this.connection.protocolVersion },
+      outbox: { ...base.outbox, publisher: this.outbox.snapshot() },
+      refusals: { total: this.refusals.total(), byCode: this.refusals.byCode(), last: last ? { code: last.code, topic: last.topic, atMs: last.atMs } : null },
+      modeOverride: this.modes.current(),
+      lookup: { ...this.lookup.stats },
+      // Scanner and gate (relay, door) state, from the composition root; nested so it cannot shadow
+      // a field above (gateStatus' `gate` is the gate id).
+      hardware: this.opts.statusExtras?.() ?? null,
+    };
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * Publishes the outbox (§7): events in `seq` order, in batches on `R/events` (QoS 1), with a bounded
+ * number of batches awaiting the backend's ack. A row leaves the store only when a retained
+ * `R/events/ack {"upTo"}` covers it: PUBACK just means the broker has the message, the ack means the
+ * backend stored it. After a reconnect, or when acks stop coming, publishing restarts from the first
+ * unacked seq; the backend de-duplicates on (gate, seq).
+ *
+ * Bounded retention: beyond `maxEvents` rows the oldest are dropped and a `system` event naming the
+ * dropped range is recorded in the same transaction (GateStore.trimOutbox), so the loss is reported,
+ * never silent, and the backend can account for the hole.
+ *
+ *   events committed ──► outbox (SQLite) ──pump──► R/events ──► backend stores ──► R/events/ack
+ *          ▲                    ▲                                                     │
+ *          └ Verifier etc.      └──────────── ackUpTo(upTo) deletes ◄─────────────────┘
+ */
+import type { GateStore } from '../device/store/store.js';
+import type { Clock } from '../device/core/ports.js';
+import { baseEvent } from '../device/events.js';
+import { encode, type EventsBatch, type GateTopics, type WireEvent } from './topics.js';
+import type { GateConnection } from './connection.js';
+import type { Logger } from './log.js';
+
+export interface OutboxOptions {
+  /** Events per `R/events` message, [1…2000], default 200. */
+  batchSize?: number;
+  /** Batches published but not yet covered by an ack, [1…64], default 8. */
+  maxBatchesInFlight?: number;
+  /** Without ack progress for this long, resend from the first unacked seq. [1000…600000], default 15000 ms. */
+  ackTimeoutMs?: number;
+  /** Bounded retention: most events kept, [100…100000000], default 1,000,000. */
+  maxEvents?: number;
+  /** How often retention is checked and the outbox polled for new events, default 250 ms. */
+  pollMs?: number;
+}
+
+interface InFlight {
+  first: number;
+  last: number;
+}
+
+export class OutboxPublisher {
+  private readonly batchSize: number;
+  private readonly maxInFlight: number;
+  private readonly ackTimeoutMs: number;
+  private readonly maxEvents: number;
+  private readonly pollMs: number;
+  private online = false;
+  private session = 0;
+  /** Highest seq published on this connection (resending starts over from the first row). */
+  private sentUpTo = 0;
+  private inFlight: InFlight[] = [];
+  private ackedUpTo = 0;
+  private lastProgressMs = 0;
+  /** ackTimeoutMs, doubled after each resend without progress (up to 16×), back to 1× on progress. */
+  private resendAfterMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private retentionDue = 0;
+  private pumping = false;
+  /** Counters for R/status and the bench. */
+  readonly stats = { batches: 0, events: 0, resends: 0, acks: 0, ignoredAcks: 0, dropped: 0 };
+
+  constructor(
+    private readonly store: GateStore,
+    private readonly conn: Pick<GateConnection, 'publish' | 'connected'>,
+    private readonly topics: GateTopics,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    options: OutboxOptions = {},
+    private readonly onChange: () => void = () => {},
+  ) {
+    this.batchSize = range('batchSize', options.batchSize ?? 200, 1, 2000);
+    this.maxInFlight = range('maxBatchesInFlight', options.maxBatchesInFlight ?? 8, 1, 64);
+    this.ackTimeoutMs = range('ackTimeoutMs', options.ackTimeoutMs ?? 15_000, 1000, 600_000);
+    this.maxEvents = range('maxEvents', options.maxEvents ?? 1_000_000, 100, 100_000_000);
+    this.pollMs = range('pollMs', options.pollMs ?? 250, 10, 60_000);
+    this.resendAfterMs = this.ackTimeoutMs;
+  }
+
+  /** Starts polling (retention runs even while offline). */
+  start(): void {
+    if (this.timer) return;
+    this.enforceRetention();
+    this.timer = setInterval(() => this.tick(), this.pollMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.online = false;
+  }
+
+  /** A new connection: resend from the first unacked seq. */
+  connected(session: number): void {
+    this.online = true;
+    this.session = session;
+    this.resendAfterMs = this.ackTimeoutMs;
+    this.resetWindow();
+    this.pump();
+  }
+
+  disconnected(): void {
+    this.online = false;
+    this.inFlight = [];
+  }
+
+  /** New events were recorded: publish without waiting for the next poll. */
+  kick(): void {
+    this.pump();
+  }
+
+  /** `R/events/ack {"upTo"}` arrived (retained on subscribe, then after each stored batch). */
+  acked(upTo: number): void {
+    const last = this.store.outboxBounds().lastSeq;
+    if (upTo > last) {
+      // An ack beyond any seq this store ever handed out: a reprovisioned gate reusing an id, or a
+      // confused backend. Deleting on its word would lose events that were never stored.
+      this.stats.ignoredAcks++;
+      this.log.warn({ upTo, lastSeq: last }, 'ignoring an events ack beyond the last seq recorded');
+      return;
+    }
+    if (upTo > this.ackedUpTo) {
+      this.lastProgressMs = this.clock.monoMs();
+      this.resendAfterMs = this.ackTimeoutMs;
+    }
+    this.ackedUpTo = Math.max(this.ackedUpTo, upTo);
+    const removed = this.store.ackUpTo(upTo);
+    this.stats.acks++;
+    this.inFlight = this.inFlight.filter((b) => b.last > upTo);
+    if (removed > 0) this.onChange();
+    this.pump();
+  }
+
+  /** What R/status shows of the publisher. */
+  snapshot() {
+    return { ackedUpTo: this.ackedUpTo, sentUpTo: this.sentUpTo, batchesInFlight: this.inFlight.length, ...this.stats };
+  }
+
+  private tick(): void {
+    const now = this.clock.monoMs();
+    if (now >= this.retentionDue) {
+      this.retentionDue = now + Math.max(this.pollMs, 5000);
+      this.enforceRetention();
+    }
+    if (this.online && this.inFlight.length > 0 && now - this.lastProgressMs > this.resendAfterMs) {
+      // Lost on the way (a broker restart, a backend that dropped its session): send the window
+      // again. Backing off keeps a long backend outage from piling resends up at the broker.
+      this.stats.resends++;
+      this.log.warn({ ackedUpTo: this.ackedUpTo, sentUpTo: this.sentUpTo, waitedMs: this.resendAfterMs }, 'no events ack in time; resending from the first unacked seq');
+      this.resendAfterMs = Math.min(this.resendAfterMs * 2, this.ackTimeoutMs * 16);
+      this.resetWindow();
+    }
+    this.pump();
+  }
+
+  private resetWindow(): void {
+    this.sentUpTo = 0; // pendingEvents(0) starts at the first row still held, i.e. the first unacked
+    this.inFlight = [];
+    this.lastProgressMs = this.clock.monoMs();
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.online && this.conn.connected && this.inFlight.length < this.maxInFlight) {
+        const rows = this.store.pendingEvents(this.sentUpTo, this.batchSize);
+        if (rows.length === 0) break;
+        const first = rows[0]!.seq;
+        const last = rows[rows.length - 1]!.seq;
+        const batch: EventsBatch = { gate: this.topics.gate, session: this.session, events: rows.map((r) => r.event as WireEvent) };
+        if (this.inFlight.length === 0) this.lastProgressMs = this.clock.monoMs();
+        this.inFlight.push({ first, last });
+        this.sentUpTo = last;
+        this.stats.batches++;
+        this.stats.events += rows.length;
+        // No await: batches are pipelined; the window is bounded by the application ack, and a failed
+        // publish means a lost connection, after which everything unacked is sent again anyway.
+        this.conn.publish(this.topics.events, encode(batch), { qos: 1 }).catch((e: Error) => {
+          this.log.debug({ err: e.message, first, last }, 'events batch not published');
+        });
+      }
+    } catch (e) {
+      this.log.error({ err: e }, 'outbox publishing failed');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private enforceRetention(): void {
+    try {
+      const r = this.store.trimOutbox(
+        this.maxEvents,
+        (dropped) => ({ ...baseEvent('system', this.clock), what: 'events_dropped', dropped }),
+        this.clock.nowMs(),
+      );
+      if (r) {
+        this.stats.dropped += r.count;
+        this.log.error({ from: r.from, to: r.to, count: r.count, maxEvents: this.maxEvents }, 'outbox full: oldest undelivered events dropped');
+        this.onChange();
+      }
+    } catch (e) {
+      this.log.error({ err: e }, 'outbox retention failed');
+    }
+  }
+}
+
+function range(name: string, v: number, min: number, max: number): number {
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`outbox.${name} must be an integer between ${min} and ${max}, got ${v}`);
+  return v;
+}

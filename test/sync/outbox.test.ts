@@ -1,0 +1,108 @@
+/**
+ * The outbox over a real mosquitto: a 30 s broker outage in the middle of a burst of 5,000 decisions
+ * loses nothing and stores nothing twice; bounded retention reports what it drops and the backend's
+ * ack moves past the hole; an ack beyond anything the gate recorded deletes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { makeBackend, makeGate, removeTempDirs, sleep, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
+import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
+import { issueHp1 } from '../../scripts/lib/issuer.js';
+
+const SITE = 'outbox';
+const fed = testFederation();
+let broker: Mosquitto;
+let backend: ReferenceBackend;
+const gates: TestGate[] = [];
+
+beforeAll(async () => {
+  broker = await startMosquitto();
+  backend = makeBackend({ brokerUrl: broker.url, federation: fed, site: SITE });
+  await backend.start();
+  await backend.publishTrust(1);
+  await backend.publishPolicy({ version: 1, antiPassbackSeconds: 0 });
+});
+
+afterAll(async () => {
+  for (const g of gates) await g.close();
+  await backend?.stop();
+  await broker?.dispose();
+  removeTempDirs();
+});
+
+describe('outbox', () => {
+  it('loses and duplicates nothing when the broker is down for 30 s during a burst of 5,000 decisions', { timeout: 120_000 }, async () => {
+    const g = makeGate({ federation: fed, site: SITE, gate: 'burst', brokerUrl: broker.url, link: { outbox: { ackTimeoutMs: 3000 } } });
+    gates.push(g);
+    g.link.start();
+    await waitFor(() => g.store.document('policy')?.version === 1 && g.link.connected, 'the gate to be connected with trust and policy');
+
+    const now = Math.floor(Date.now() / 1000);
+    const issuer = fed.issuer('CN-330000');
+    const codes = Array.from({ length: 5000 }, () => issueHp1(issuer, { iss: 'CN-330000', iat: now - 60, exp: now + 3600, status: 1, kind: 'dynamic' }).text);
+    const seqs: number[] = [];
+    let outageStarted = 0;
+    let outage: Promise<void> | null = null;
+    for (let i = 0; i < codes.length; i++) {
+      const v = await g.verifier.present({ input: 'qr', text: codes[i]! });
+      expect(v.seq).not.toBeNull();
+      seqs.push(v.seq!);
+      g.link.eventsRecorded();
+      if (i === 1000) {
+        // A fifth of the burst is out; the broker goes away for 30 s while the rest keeps coming.
+        outageStarted = Date.now();
+        await broker.stop();
+        outage = sleep(30_000).then(() => broker.start());
+      }
+      if (i % 50 === 49) await sleep(40); // ≈ 1,000 decisions/s: the burst ends inside the outage
+    }
+    const decidedDuringOutage = codes.length - 1001;
+    expect(Date.now() - outageStarted).toBeLessThan(30_000); // the burst really straddled the outage
+    expect(backend.storedCount('burst')).toBeLessThan(5000);
+    await outage;
+
+    await waitFor(() => backend.cursor('burst').upTo >= seqs[seqs.length - 1]!, 'the backend to ack every event', 60_000, 100);
+    const stored = backend.storedSeqs('burst');
+    expect(stored).toHaveLength(5000); // (gate, seq) is the primary key: a duplicate cannot be stored twice
+    expect(stored).toEqual(seqs); // exactly those seqs, in order, no gap
+    expect(seqs).toEqual(Array.from({ length: 5000 }, (_, i) => seqs[0]! + i));
+    expect(backend.cursor('burst').conflicts).toBe(0);
+    expect(decidedDuringOutage).toBeGreaterThan(3000);
+    const types = new Set(backend.storedEvents('burst').map((e) => e.type));
+    expect(types).toEqual(new Set(['decision']));
+    // The gate lets go of them only after the ack.
+    await waitFor(() => g.store.outboxBounds().firstSeq === null, 'the gate outbox to empty');
+  });
+
+  it('drops the oldest beyond maxEvents, says so in a system event, and the ack moves past the hole', async () => {
+    const g = makeGate({ federation: fed, site: SITE, gate: 'full', brokerUrl: broker.url, link: { outbox: { maxEvents: 100 } } });
+    gates.push(g);
+    for (let i = 0; i < 150; i++) await g.verifier.present({ input: 'qr', text: `garbage-${i}` });
+    expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 150 });
+    g.link.start(); // retention runs at start, before any connection
+    expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 52, lastSeq: 151 });
+    expect(g.store.pendingEvents(150, 1)[0]?.event).toMatchObject({ type: 'system', what: 'events_dropped', dropped: { from: 1, to: 51, count: 51 } });
+
+    await waitFor(() => backend.cursor('full').upTo === 151, 'the ack past the dropped range');
+    expect(backend.storedCount('full')).toBe(100);
+    await waitFor(() => g.store.outboxBounds().firstSeq === null, 'the gate outbox to empty');
+  });
+
+  it('deletes on the application ack only, and ignores an ack beyond the last seq recorded', async () => {
+    // A site no backend serves: nothing acks unless the test does.
+    const g = makeGate({ federation: fed, site: 'unserved', gate: 'lonely', brokerUrl: broker.url });
+    gates.push(g);
+    for (let i = 0; i < 3; i++) await g.verifier.present({ input: 'qr', text: `x-${i}` });
+    g.link.start();
+    await waitFor(() => g.link.stats().outbox.events >= 3, 'the events to be published');
+    await sleep(200); // PUBACKs are in: still nothing may be deleted
+    expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
+
+    await backend.publishRaw(g.link.topics.eventsAck, JSON.stringify({ upTo: 1_000_000 }));
+    await waitFor(() => g.link.stats().outbox.ignoredAcks === 1, 'the bogus ack to be ignored');
+    expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
+
+    await backend.publishRaw(g.link.topics.eventsAck, JSON.stringify({ upTo: 2 }));
+    await waitFor(() => g.store.outboxBounds().firstSeq === 3, 'events 1 and 2 to go');
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * Retained `R/state` over a real mosquitto: `online` (with the session) on every connect, `offline`
+ * on a clean stop, and the will `lost` when the gate's process dies without a word (SIGKILL of a
+ * gate-sim child). Also the retained `R/status`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { makeGate, rawClient, removeTempDirs, spawnGateSim, tempDir, testFederation, waitFor } from '../helpers/sync.js';
+import { GateTopics, parseState, parseStatus, type StatePayload, type StatusPayload } from '../../sync/topics.js';
+
+const SITE = 'state';
+const fed = testFederation();
+let broker: Mosquitto;
+let observer: MqttClient;
+const states = new Map<string, StatePayload[]>();
+const statuses = new Map<string, StatusPayload>();
+
+beforeAll(async () => {
+  broker = await startMosquitto();
+  observer = await rawClient(broker.url);
+  observer.on('message', (topic, payload) => {
+    const gate = topic.split('/')[3]!;
+    if (topic.endsWith('/state')) states.set(gate, [...(states.get(gate) ?? []), parseState(payload)]);
+    if (topic.endsWith('/status')) statuses.set(gate, parseStatus(payload));
+  });
+  await observer.subscribeAsync([`passgate/v1/${SITE}/+/state`, `passgate/v1/${SITE}/+/status`], { qos: 1 });
+});
+
+afterAll(async () => {
+  await observer?.endAsync();
+  await broker?.dispose();
+  removeTempDirs();
+});
+
+const lastState = (gate: string) => states.get(gate)?.at(-1);
+
+describe('R/state', () => {
+  it('is online (retained, with the session) on connect and offline on a clean stop', async () => {
+    const hardware = { scanner: { state: 'ok' }, gate: { relay: 'closed', door: 'closed' } };
+    const g = makeGate({ federation: fed, site: SITE, gate: 'clean', brokerUrl: broker.url, link: { statusExtras: () => hardware } });
+    g.link.start();
+    await waitFor(() => lastState('clean')?.state === 'online', 'online');
+    expect(lastState('clean')).toMatchObject({ state: 'online', session: g.link.session, version: 'test' });
+    expect(g.link.session).toBe(1);
+
+    // Retained: a client arriving later still learns it.
+    const late = await rawClient(broker.url);
+    const seen = new Promise<StatePayload>((resolve) => late.once('message', (_t, p) => resolve(parseState(p))));
+    await late.subscribeAsync(new GateTopics(SITE, 'clean').state, { qos: 1 });
+    expect(await seen).toMatchObject({ state: 'online', session: 1 });
+    await late.endAsync();
+
+    // R/status is retained too, with what gateStatus says plus the sync layer's part.
+    await waitFor(() => statuses.get('clean'), 'status');
+    expect(statuses.get('clean')).toMatchObject({ gate: 'clean', site: SITE, session: 1, outbox: { depth: 0 }, refusals: { total: 0 }, hardware });
+
+    // A change the composition root reports is published soon, not only at the next period.
+    hardware.scanner.state = 'lost';
+    g.link.statusChanged();
+    await waitFor(() => (statuses.get('clean')?.hardware as typeof hardware | undefined)?.scanner.state === 'lost', 'the changed status');
+
+    await g.close();
+    await waitFor(() => lastState('clean')?.state === 'offline', 'offline');
+    expect(lastState('clean')).toMatchObject({ state: 'offline', session: 1 });
+  });
+
+  it('is lost (the will) when the gate process is killed, and online with the next session after restart', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const args = ['--data-dir', dir, '--site', SITE, '--gate', 'crashy', '--root', fed.rootSpki(), '--broker', broker.url];
+    const first = await spawnGateSim(args);
+    const session = Number((await first.waitLine(/^connected (\d+)$/, 'the first connection'))[1]);
+    await waitFor(() => lastState('crashy')?.state === 'online', 'online');
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    await waitFor(() => lastState('crashy')?.state === 'lost', 'lost');
+    expect(lastState('crashy')).toMatchObject({ state: 'lost', session });
+
+    const second = await spawnGateSim(args);
+    const next = Number((await second.waitLine(/^connected (\d+)$/, 'the second connection'))[1]);
+    expect(next).toBeGreaterThan(session); // the counter survived the crash
+    await waitFor(() => lastState('crashy')?.state === 'online', 'online again');
+    expect(lastState('crashy')?.session).toBe(next);
+    second.proc.kill('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    await waitFor(() => lastState('crashy')?.state === 'offline', 'offline');
+  });
+});
