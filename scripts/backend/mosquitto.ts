@@ -102,7 +102,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     });
   };
 
-  await start();
+  try {
+    await start();
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,

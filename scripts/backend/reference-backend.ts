@@ -681,10 +681,21 @@ export class ReferenceBackend {
           }
           return;
         }
-        case 'state':
-          if (payload.length === 0) this.gateStates.delete(gate);
-          else this.gateStates.set(gate, parseState(payload));
+        case 'state': {
+          if (payload.length === 0) {
+            this.gateStates.delete(gate);
+            return;
+          }
+          const next = parseState(payload);
+          const held = this.gateStates.get(gate);
+          // A will (or offline) of an older connection can arrive after the next `online`: stale.
+          if (held && next.state !== 'online' && next.session < held.session) {
+            this.log.debug({ gate, state: next.state, session: next.session, current: held.session }, 'stale state ignored');
+            return;
+          }
+          this.gateStates.set(gate, next);
           return;
+        }
         case 'status':
           if (payload.length === 0) this.gateStatuses.delete(gate);
           else this.gateStatuses.set(gate, parseStatus(payload));

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeGate, rawClient, removeTempDirs, spawnGateSim, tempDir, testFederation, waitFor } from '../helpers/sync.js';
+import { makeBackend, makeGate, rawClient, removeTempDirs, spawnGateSim, tempDir, testFederation, waitFor } from '../helpers/sync.js';
 import { GateTopics, parseState, parseStatus, type StatePayload, type StatusPayload } from '../../sync/topics.js';
 
 const SITE = 'state';
@@ -84,5 +84,23 @@ describe('R/state', () => {
     second.proc.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
     await waitFor(() => lastState('crashy')?.state === 'offline', 'offline');
+  });
+
+  it('reference backend: a will from an older session arriving after the new online is stale', async () => {
+    const backend = makeBackend({ brokerUrl: broker.url, federation: fed, site: SITE });
+    await backend.start();
+    try {
+      const t = new GateTopics(SITE, 'late-will');
+      await backend.publishRaw(t.state, JSON.stringify({ state: 'online', session: 5, tsMs: 2, version: 'x' }));
+      await backend.publishRaw(t.state, JSON.stringify({ state: 'lost', session: 4, tsMs: 1, version: 'x' }));
+      await backend.publishRaw(t.status, JSON.stringify({ tsMs: 3, session: 5, version: 'x' })); // a marker behind it
+      await waitFor(() => backend.gateStatus('late-will'), 'the marker');
+      expect(backend.gateState('late-will')).toMatchObject({ state: 'online', session: 5 });
+      await backend.publishRaw(t.state, JSON.stringify({ state: 'offline', session: 5, tsMs: 3, version: 'x' }));
+      await waitFor(() => backend.gateState('late-will')?.state === 'offline', 'the offline of session 5');
+      expect(backend.gateState('late-will')).toMatchObject({ state: 'offline', session: 5 });
+    } finally {
+      await backend.stop();
+    }
   });
 });
