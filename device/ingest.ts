@@ -78,7 +78,6 @@ export function ingestEnvelope(text: string, store: GateStore, clock: Clock, exp
           return { typ: env.typ, outcome: 'ignored', list: chunk.list, version: store.meta(chunk.list).version };
       }
     }
-    // falls through: every chunk state returns above
     case 'passgate-lookup+json':
       return { typ: 'passgate-lookup+json', outcome: 'verified', reply: parseLookupReply(openEnvelope(env, 'passgate-lookup+json', trust.signers.lists)) };
     case 'passgate-cmd+json': {

@@ -42,8 +42,11 @@ function strictDecode(bytes: Uint8Array, tags: Record<number, TagDecoder>): unkn
   }
 }
 
-export function decodeCbor(bytes: Uint8Array, limits: CborLimits): unknown {
-  const value = strictDecode(bytes, {});
+/** Strict CBOR within `limits`; `passTags` are tags whose content is taken as it is (HC1 dates). */
+export function decodeCbor(bytes: Uint8Array, limits: CborLimits, passTags: readonly number[] = []): unknown {
+  const tags: Record<number, TagDecoder> = {};
+  for (const t of passTags) tags[t] = passThrough;
+  const value = strictDecode(bytes, tags);
   checkLimits(value, limits, 0);
   return value;
 }

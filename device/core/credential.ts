@@ -1,5 +1,7 @@
 /** What a format verifier (HP1, HC1) hands the decision pipeline once a signature has verified. */
-import type { Format, Reason, Status } from './types.js';
+import type { Alg, Format, Reason, Status } from './types.js';
+import type { Trust, TrustedKey } from './trust.js';
+import { sigStructure, type CoseSign1 } from './cose.js';
 
 export interface Credential {
   format: Exclude<Format, 'IDCARD'>;
@@ -27,3 +29,17 @@ export interface Credential {
 export type VerifyOutcome =
   | { ok: true; credential: Credential }
   | { ok: false; reason: Extract<Reason, 'BAD_ENCODING' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE'>; detail: string; kid: string | null };
+
+type VerifyFailure = Extract<VerifyOutcome, { ok: false }>;
+
+/**
+ * Every trusted key of `format` with this kid and algorithm, tried until one verifies (a kid may
+ * name more than one key). UNKNOWN_KEY when there is none, BAD_SIGNATURE when none verifies.
+ */
+export function findSigner(trust: Trust | null, format: Credential['format'], kid: string, alg: Alg | undefined, cose: CoseSign1, algId: unknown): TrustedKey | VerifyFailure {
+  const candidates = alg ? (trust?.keysByKid.get(kid) ?? []).filter((k) => k.alg === alg && k.formats.includes(format)) : [];
+  if (candidates.length === 0) return { ok: false, reason: 'UNKNOWN_KEY', detail: `no trusted ${format} key ${kid} for alg ${String(algId)}`, kid };
+  const toBeSigned = sigStructure(cose.protectedBytes, cose.payload);
+  const key = candidates.find((k) => k.verify(toBeSigned, cose.signature));
+  return key ?? { ok: false, reason: 'BAD_SIGNATURE', detail: `signature does not verify with ${candidates.length} key(s)`, kid };
+}

@@ -6,7 +6,7 @@
  */
 import type { Action, Decision, Format, InputKind, ListName, Presented, Reason, Result, Status } from './types.js';
 import type { DecisionContext, LookupAnswer } from './ports.js';
-import type { Credential, VerifyOutcome } from './credential.js';
+import type { VerifyOutcome } from './credential.js';
 import type { Trust } from './trust.js';
 import { issuerAccepted } from './policy.js';
 import { verifyHp1 } from './hp1.js';

@@ -31,12 +31,11 @@
  */
 import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
-import { decode as cborDecode } from 'cborg';
 import type { Alg } from './types.js';
 import type { Trust, TrustedKey } from './trust.js';
-import type { Credential, VerifyOutcome } from './credential.js';
+import { findSigner, type Credential, type VerifyOutcome } from './credential.js';
 import { base45Decode } from './base45.js';
-import { CoseFormatError, decodeCoseSign1, sigStructure, type CborLimits, type CoseSign1 } from './cose.js';
+import { CoseFormatError, decodeCbor, decodeCoseSign1, type CborLimits, type CoseSign1 } from './cose.js';
 
 export const HC1_PREFIX = 'HC1:';
 /**
@@ -53,7 +52,6 @@ export const HC1_MAX_CHARS = 8192;
 export const HC1_MAX_INFLATED_BYTES = 16 * 1024;
 export const HC1_LIMITS: CborLimits = { maxMapEntries: 64, maxStringBytes: 8192 };
 const MAX_KID_BYTES = 64;
-const MAX_DEPTH = 16;
 
 const COSE_ALGS = new Map<number, Alg>([
   [-7, 'ES256'],
@@ -132,12 +130,8 @@ export function verifyHc1(text: string, trust: Trust | null): VerifyOutcome {
   const { cose, algId, payload } = decoded.value;
   const kid = Buffer.from(decoded.value.kid).toString('hex');
 
-  const alg = COSE_ALGS.get(algId);
-  const candidates = alg ? (trust?.keysByKid.get(kid) ?? []).filter((k) => k.alg === alg && k.formats.includes('HC1')) : [];
-  if (candidates.length === 0) return fail('UNKNOWN_KEY', `no trusted HC1 key ${kid} for alg ${algId}`, kid);
-  const toBeSigned = sigStructure(cose.protectedBytes, cose.payload);
-  const key = candidates.find((k) => k.verify(toBeSigned, cose.signature));
-  if (!key) return fail('BAD_SIGNATURE', `signature does not verify with ${candidates.length} key(s)`, kid);
+  const key = findSigner(trust, 'HC1', kid, COSE_ALGS.get(algId), cose, algId);
+  if ('reason' in key) return key;
 
   const claims = readClaims(payload);
   if (typeof claims === 'string') return fail('BAD_ENCODING', claims, kid);
@@ -255,51 +249,13 @@ function isNumericDate(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
 }
 
-const passThrough = (decode: () => unknown): unknown => decode();
-const payloadTags: unknown[] = [];
-for (const t of PAYLOAD_TAGS) payloadTags[t] = passThrough;
-
-/** The CWT payload: strict CBOR (as cose.ts), the tags above, HC1 limits; a map or what is wrong. */
+/** The CWT payload: strict CBOR within the HC1 limits, the tags above; a map or what is wrong. */
 function decodePayload(bytes: Uint8Array): Map<unknown, unknown> | string {
-  let value: unknown;
   try {
-    value = cborDecode(bytes, {
-      useMaps: true,
-      rejectDuplicateMapKeys: true,
-      allowUndefined: false,
-      allowNaN: false,
-      allowInfinity: false,
-      allowBigInt: false,
-      tags: payloadTags as never,
-    });
+    const value = decodeCbor(bytes, HC1_LIMITS, PAYLOAD_TAGS);
+    return value instanceof Map ? value : 'payload is not a map';
   } catch (e) {
-    return `payload CBOR: ${(e as Error).message}`;
+    if (e instanceof CoseFormatError) return `payload ${e.message}`;
+    throw e;
   }
-  const problem = overLimits(value, 0);
-  if (problem) return problem;
-  return value instanceof Map ? value : 'payload is not a map';
-}
-
-function overLimits(value: unknown, depth: number): string | null {
-  if (depth > MAX_DEPTH) return 'payload nested too deep';
-  if (typeof value === 'string') {
-    return Buffer.byteLength(value, 'utf8') > HC1_LIMITS.maxStringBytes ? 'payload string over the limit' : null;
-  }
-  if (value instanceof Uint8Array) return value.length > HC1_LIMITS.maxStringBytes ? 'payload byte string over the limit' : null;
-  if (Array.isArray(value)) {
-    if (value.length > HC1_LIMITS.maxMapEntries) return 'payload array over the limit';
-    for (const v of value) {
-      const p = overLimits(v, depth + 1);
-      if (p) return p;
-    }
-    return null;
-  }
-  if (value instanceof Map) {
-    if (value.size > HC1_LIMITS.maxMapEntries) return 'payload map over the limit';
-    for (const [k, v] of value) {
-      const p = overLimits(k, depth + 1) ?? overLimits(v, depth + 1);
-      if (p) return p;
-    }
-  }
-  return null;
 }

@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { Alg, Status } from './types.js';
 import type { Trust, TrustedKey } from './trust.js';
-import type { Credential, VerifyOutcome } from './credential.js';
+import { findSigner, type Credential, type VerifyOutcome } from './credential.js';
 import { base45Decode } from './base45.js';
-import { CoseFormatError, decodeCbor, decodeCoseSign1, sigStructure, type CborLimits } from './cose.js';
+import { CoseFormatError, decodeCbor, decodeCoseSign1, type CborLimits } from './cose.js';
 
 export const HP1_PREFIX = 'HP1:';
 export const HP1_MAX_CHARS = 1024;
@@ -48,12 +48,8 @@ export function verifyHp1(text: string, trust: Trust | null): VerifyOutcome {
   if (!(payload instanceof Map)) return fail('BAD_ENCODING', 'payload is not a map');
   const kid = Buffer.from(kidBytes).toString('hex');
 
-  const alg = COSE_ALGS.get(algId);
-  const candidates = (trust?.keysByKid.get(kid) ?? []).filter((k) => k.alg === alg && k.formats.includes('HP1'));
-  if (candidates.length === 0) return fail('UNKNOWN_KEY', `no trusted HP1 key ${kid} for alg ${algId}`, kid);
-  const toBeSigned = sigStructure(cose.protectedBytes, cose.payload);
-  const key = candidates.find((k) => k.verify(toBeSigned, cose.signature));
-  if (!key) return fail('BAD_SIGNATURE', `signature does not verify with ${candidates.length} key(s)`, kid);
+  const key = findSigner(trust, 'HP1', kid, COSE_ALGS.get(algId), cose, algId);
+  if ('reason' in key) return key;
 
   const claims = readClaims(payload);
   if (typeof claims === 'string') return fail('BAD_ENCODING', claims, kid);

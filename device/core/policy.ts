@@ -1,5 +1,5 @@
 /** Policy (§6): the defaults a gate uses before any signed policy, and validation of a signed one. */
-import type { Action, Policy } from './types.js';
+import type { Policy } from './types.js';
 import { compileSchema } from './schema.js';
 
 const defaults: Policy = {
@@ -56,4 +56,3 @@ export function issuerAccepted(policy: Policy, issuer: string): boolean {
   return policy.acceptIssuers.includes('*') || policy.acceptIssuers.includes(issuer);
 }
 
-export type { Action };
