@@ -199,3 +199,13 @@ describe('documentation', () => {
     for (const n of names) expect(doc, n).toMatch(new RegExp(`\`[^\`]*\\b${n}\\b[^\`]*\``));
   });
 });
+
+describe('the Raspberry Pi example in the README', () => {
+  it('is the example file, and passes the schema', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const block = /## On a Raspberry Pi[\s\S]*?```json\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    expect(JSON.parse(block!)).toEqual(JSON.parse(readFileSync(EXAMPLE, 'utf8')));
+    expect(() => parseConfig(JSON.parse(block!))).not.toThrow();
+  });
+});
