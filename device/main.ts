@@ -20,7 +20,7 @@ import { DB_FILE, GateStore } from './store/store.js';
 import { SystemClock } from './clock.js';
 import { NO_LOOKUP, Verifier } from './verifier.js';
 import { PassgateError, isPassgateError } from './core/errors.js';
-import { GateService, type DigitalInputPort, type HealthReport, type LinkPort, type ScanSource } from './service.js';
+import { GateService, type DigitalInputPort, type GateServiceOptions, type HealthReport, type LinkPort, type ScanSource } from './service.js';
 import type { IndicatorPort, RelayPort } from './gate/controller.js';
 import { LineRelay, indicatorPort, inputPort } from './gate/gpio.js';
 import { loadSystemSerialBinding } from '../drivers/serial/binding.js';
@@ -45,10 +45,10 @@ export const EXIT_CONFIG = 78; // EX_CONFIG: the unit's RestartPreventExitStatus
 export const EXIT_SOFTWARE = 70; // EX_SOFTWARE: crash, systemd restarts us
 
 /** What main needs from a GPIO part besides the gate ports: closing the line. */
-interface Closable {
+export interface Closable {
   close?(): void | Promise<void>;
 }
-interface GpioParts {
+export interface GpioParts {
   relay: RelayPort & Closable & { health?(): HealthReport };
   passage?: DigitalInputPort & Closable;
   fireAlarm?: DigitalInputPort & Closable;
@@ -113,20 +113,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   verifier = new Verifier(store, clock, link?.lookupPort ?? NO_LOOKUP, moduleLogger(root, 'verifier'));
 
   const inputs = await buildInputs(config, root);
-  service = new GateService({
-    store,
-    clock,
-    verifier,
-    inputs,
-    relay: gpio.relay,
-    indicator: gpio.indicator,
-    passage: gpio.passage,
-    fireAlarm: gpio.fireAlarm,
-    link: link ? linkPort(link) : undefined,
-    log: root,
-    gate: { ...config.gate, failMode: config.gpio.failMode, passageSensor: config.gpio.passage !== undefined },
-    guardConsole: config.guardConsole.enabled ? { host: config.guardConsole.host, port: config.guardConsole.port } : undefined,
-  });
+  service = new GateService(serviceOptions(config, { store, clock, verifier, inputs, gpio, link, log: root }));
 
   async function shutdown(reason: string, code: number): Promise<void> {
     if (shuttingDown) return;
@@ -141,13 +128,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     }, 8000);
     force.unref();
     await service?.stop(); // relay safe first
-    for (const part of [gpio.indicator, gpio.passage, gpio.fireAlarm, gpio.relay]) {
-      try {
-        await part?.close?.();
-      } catch (err) {
-        log.warn({ err }, 'closing a GPIO part failed');
-      }
-    }
+    await closeGpio(gpio, log);
     store.close();
     clearTimeout(force);
     root.flush();
@@ -165,7 +146,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
 
 // --- store -------------------------------------------------------------------------------------------
 
-function openStore(config: Config, log: Logger): GateStore {
+/** Opens a data directory that `passgate init` provisioned; exits 78 (EX_CONFIG) on one it did not. */
+export function openStore(config: Config, log: Logger): GateStore {
   const notInitialised = () => {
     const msg =
       `data directory ${config.dataDir} is not initialised: run ` +
@@ -186,7 +168,8 @@ function openStore(config: Config, log: Logger): GateStore {
 
 // --- drivers -----------------------------------------------------------------------------------------
 
-async function buildInputs(config: Config, root: Logger): Promise<ScanSource[]> {
+/** The scanners, ID-card reader and camera the config names: real drivers or their simulated twins. */
+export async function buildInputs(config: Config, root: Logger): Promise<ScanSource[]> {
   const inputs: ScanSource[] = [];
   const needsSerial = config.scanners.some((s) => s.type === 'serial') || config.idReader?.type === 'serial';
   const binding = needsSerial ? await loadSystemSerialBinding() : null;
@@ -240,13 +223,16 @@ async function buildInputs(config: Config, root: Logger): Promise<ScanSource[]> 
  * GPIO from drivers/gpio: sysfs (chip found by label at run time, or the configured label/base) or
  * the in-memory twin. The relay line is claimed FIRST, with the de-energised level as its very first
  * level; then the inputs and the indicator.
+ *
+ * `memory`: the in-memory chip to use when `g.simulated` (the demo passes one so that it can drive
+ * the inputs and watch the relay); a fresh MemoryGpio otherwise.
  */
-async function buildGpio(g: GpioConfig, root: Logger): Promise<GpioParts> {
+export async function buildGpio(g: GpioConfig, root: Logger, memory?: MemoryGpio): Promise<GpioParts> {
   const logger = moduleLogger(root, 'gpio');
   let chip: GpioChip;
   if (g.simulated) {
     logger.warn({ relay: g.relay.line }, 'GPIO is SIMULATED (in memory): no relay is switched');
-    chip = new MemoryGpio();
+    chip = memory ?? new MemoryGpio();
   } else {
     chip = new SysfsGpio({ ...(g.chip?.label ? { chipLabel: g.chip.label } : {}), ...(g.chip?.base !== undefined ? { base: g.chip.base } : {}), logger });
   }
@@ -267,9 +253,48 @@ async function buildGpio(g: GpioConfig, root: Logger): Promise<GpioParts> {
   return { relay, passage, fireAlarm, indicator };
 }
 
+/** Closes the GPIO parts, the relay last (its close re-asserts the safe level); never throws. */
+export async function closeGpio(gpio: GpioParts, log: Logger): Promise<void> {
+  for (const part of [gpio.indicator, gpio.passage, gpio.fireAlarm, gpio.relay]) {
+    try {
+      await part?.close?.();
+    } catch (err) {
+      log.warn({ err }, 'closing a GPIO part failed');
+    }
+  }
+}
+
+// --- the service -------------------------------------------------------------------------------------
+
+/** GateService's options from the config and the parts built above. */
+export function serviceOptions(
+  config: Config,
+  parts: { store: GateStore; clock: SystemClock; verifier: GateServiceOptions['verifier']; inputs: ScanSource[]; gpio: GpioParts; link: GateLink | null; log: Logger },
+): GateServiceOptions {
+  const { gpio, link } = parts;
+  return {
+    store: parts.store,
+    clock: parts.clock,
+    verifier: parts.verifier,
+    inputs: parts.inputs,
+    relay: gpio.relay,
+    indicator: gpio.indicator,
+    passage: gpio.passage,
+    fireAlarm: gpio.fireAlarm,
+    link: link ? linkPort(link) : undefined,
+    log: parts.log,
+    gate: { ...config.gate, failMode: config.gpio.failMode, passageSensor: config.gpio.passage !== undefined },
+    guardConsole: config.guardConsole.enabled ? { host: config.guardConsole.host, port: config.guardConsole.port } : undefined,
+  };
+}
+
 // --- the link ----------------------------------------------------------------------------------------
 
-function buildLink(
+/**
+ * The MQTT GateLink with its command runner: `open` pulses through the service, `sync` resyncs,
+ * `reload` re-reads documents, `restart` calls `restart`. Verifier and service are late-bound.
+ */
+export function buildLink(
   config: Config,
   store: GateStore,
   clock: SystemClock,
