@@ -37,5 +37,6 @@ export function decisionEvent(d: Decision, clock: Clock, versions: Versions, lat
     status: d.status,
     versions,
     latencyUs,
+    ...(d.mode ? { mode: d.mode } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type { Trust } from './core/trust.js';
 import type { GateStore } from './store/store.js';
 import { loadPolicy, loadTrust } from './documents.js';
 import { decisionEvent, type Versions } from './events.js';
+import { ModeOverrides } from './modes.js';
 
 /** Asks the backend about a holder (§7); resolves null when no answer comes in time. */
 export interface LookupPort {
@@ -32,6 +33,7 @@ export interface Logger {
 export class Verifier {
   private trust: Trust | null = null;
   private policy!: Policy;
+  private readonly modes: ModeOverrides;
 
   constructor(
     private readonly store: GateStore,
@@ -39,6 +41,7 @@ export class Verifier {
     private readonly lookup: LookupPort = NO_LOOKUP,
     private readonly log: Logger = { error: () => {} },
   ) {
+    this.modes = new ModeOverrides(store, clock);
     this.reload();
   }
 
@@ -81,7 +84,7 @@ export class Verifier {
 
   /** What the pure pipeline decides against right now. */
   context(): DecisionContext {
-    return { clock: this.clock, trust: this.trust, policy: this.policy, lists: this.store, passback: this.store };
+    return { clock: this.clock, trust: this.trust, policy: this.policy, lists: this.store, passback: this.store, mode: this.modes.current() };
   }
 
   private async decide(presented: Presented): Promise<Decision> {

@@ -156,6 +156,7 @@ function printVerdict(v: Verdict): void {
     detail: d.detail,
     seq: v.seq,
     latencyUs: v.latencyUs,
+    ...(d.mode ? { mode: d.mode } : {}),
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }

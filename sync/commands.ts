@@ -7,6 +7,8 @@
  * createCommandRunner() from the parts it owns (the relay, the link's resync, the verifier's reload,
  * the mode override, the process exit).
  */
+import { ModeOverrides } from '../device/modes.js';
+import { MODES, type Mode } from '../device/core/mode.js';
 import { takeCommand, type CommandRunner } from '../device/commands.js';
 import { PassgateError } from '../device/core/errors.js';
 import type { Command } from '../device/core/command.js';
@@ -71,49 +73,6 @@ export class CommandChannel {
 }
 
 // --- the runner's parts ------------------------------------------------------------------------------
-
-export const MODES = ['open', 'deny', 'staff'] as const;
-export type Mode = (typeof MODES)[number];
-
-export interface ModeOverride {
-  /** `open` free passage (evacuation), `deny` lock-down, `staff` every pass held for a guard. */
-  mode: Mode;
-  untilMs: number;
-  setAtMs: number;
-  actor: string;
-  jti: string;
-}
-
-const MODE_KEY = 'mode-override';
-
-/**
- * The `set-mode` override, kept in the store across restarts. The sync layer stores and exposes it
- * (R/status shows it); the composition root decides how the gate applies it.
- */
-export class ModeOverrides {
-  constructor(
-    private readonly store: GateStore,
-    private readonly clock: Clock,
-  ) {}
-
-  /** The override in force, or null (none, or expired). */
-  current(): ModeOverride | null {
-    const o = this.store.setting(MODE_KEY) as ModeOverride | null | undefined;
-    return o && o.untilMs > this.clock.nowMs() ? o : null;
-  }
-
-  /** Puts `mode` in force for `seconds` from now. */
-  set(mode: Mode, seconds: number, by: { actor: string; jti: string }): ModeOverride {
-    const now = this.clock.nowMs();
-    const o: ModeOverride = { mode, untilMs: now + seconds * 1000, setAtMs: now, actor: by.actor, jti: by.jti };
-    this.store.saveSetting(MODE_KEY, o);
-    return o;
-  }
-
-  clear(): void {
-    this.store.saveSetting(MODE_KEY, null);
-  }
-}
 
 export interface CommandParts {
   /** Pulses the relay once for `ms` (the policy's pulseMs when none is named); `seq` is the recorded command event. */

@@ -12,6 +12,7 @@ import { issuerAccepted } from './policy.js';
 import { verifyHp1 } from './hp1.js';
 import { verifyHc1 } from './hc1.js';
 import { holderHandle, normaliseIdNumber } from './idcard.js';
+import { applyMode } from './mode.js';
 
 export type Outcome =
   | { kind: 'decided'; decision: Decision }
@@ -55,6 +56,14 @@ class Draft {
 }
 
 export function evaluate(presented: Presented, ctx: DecisionContext): Outcome {
+  const outcome = evaluateAsPolicySays(presented, ctx);
+  const mode = ctx.mode ?? null;
+  if (!mode) return outcome;
+  if (outcome.kind === 'decided') return { kind: 'decided', decision: applyMode(outcome.decision, mode) };
+  return { ...outcome, resume: (answer) => applyMode(outcome.resume(answer), mode) };
+}
+
+function evaluateAsPolicySays(presented: Presented, ctx: DecisionContext): Outcome {
   const draft = new Draft(presented.input);
   const decided = (decision: Decision): Outcome => ({ kind: 'decided', decision });
   if ('unreadable' in presented) return decided(draft.decide('deny', 'UNREADABLE', presented.unreadable));

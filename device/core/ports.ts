@@ -1,6 +1,7 @@
 /** What the decision core needs from the world, as interfaces: the runtime supplies store, clock, trust. */
 import type { ListEntry, ListMeta, ListName, Policy } from './types.js';
 import type { Trust } from './trust.js';
+import type { ModeOverride } from './mode.js';
 
 export interface Clock {
   /** Wall-clock time, ms since the epoch. */
@@ -28,6 +29,8 @@ export interface DecisionContext {
   policy: Policy;
   lists: ListReader;
   passback: PassbackReader;
+  /** A `set-mode` override in force, if any. */
+  mode?: ModeOverride | null;
 }
 
 /** The backend's signed answer to an online holder look-up (§7); `s` null means unknown. */

@@ -78,6 +78,8 @@ export interface Decision {
   displayName: string | null;
   /** Short technical detail for logs (never personal data). */
   detail: string | null;
+  /** Set when a `set-mode` override replaced the result (device/core/mode.ts). */
+  mode?: 'open' | 'deny' | 'staff';
 }
 
 export interface ListEntry {

@@ -17,7 +17,8 @@ import { GateStore } from '../../device/store/store.js';
 import { SystemClock } from '../../device/clock.js';
 import { Verifier } from '../../device/verifier.js';
 import { GateLink } from '../../sync/gate-link.js';
-import { createCommandRunner, ModeOverrides } from '../../sync/commands.js';
+import { createCommandRunner } from '../../sync/commands.js';
+import { ModeOverrides } from '../../device/modes.js';
 
 const program = new Command('gate-sim')
   .requiredOption('--data-dir <dir>')

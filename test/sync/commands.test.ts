@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { makeBackend, makeGate, removeTempDirs, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
-import { createCommandRunner, ModeOverrides } from '../../sync/commands.js';
+import { createCommandRunner } from '../../sync/commands.js';
+import { ModeOverrides } from '../../device/modes.js';
 
 const SITE = 'commands';
 const fed = testFederation();

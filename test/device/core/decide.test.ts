@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { makeGate, sharedFederation, T0, type TestGate } from '../../helpers/gate.js';
 import { Verifier } from '../../../device/verifier.js';
+import { ModeOverrides } from '../../../device/modes.js';
 import { FixedClock } from '../../../device/clock.js';
 import { signEnvelope, holderHandleOf, issueHp1, generateKey } from '../../../scripts/lib/issuer.js';
 import { base45Decode, base45Encode } from '../../../device/core/base45.js';
@@ -217,6 +218,24 @@ describe('ID-card decisions', () => {
   it('UNSUPPORTED_FORMAT when policy does not accept ID cards', async () => {
     gate = makeGate({ policy: { acceptFormats: ['HP1'] } });
     expect(await decide(gate, card(ID))).toMatchObject({ result: 'deny', reason: 'UNSUPPORTED_FORMAT' });
+  });
+});
+
+describe('set-mode override', () => {
+  it('replaces the result while in force, keeps the reason, records the mode, and lapses at its expiry', async () => {
+    gate = makeGate();
+    const modes = new ModeOverrides(gate.store, gate.clock);
+    modes.set('staff', 60, { actor: 'ops:t', jti: 'j1' });
+    expect(await decide(gate, gate.code('CN-330000').text)).toMatchObject({ result: 'staff', reason: 'OK', mode: 'staff' });
+    expect(await decide(gate, gate.code('CN-330000', { status: 3 }).text)).toMatchObject({ result: 'deny', reason: 'STATUS_RED' });
+    modes.set('deny', 60, { actor: 'ops:t', jti: 'j2' });
+    expect(await decide(gate, gate.code('CN-330000').text)).toMatchObject({ result: 'deny', reason: 'OK', mode: 'deny' });
+    modes.set('open', 60, { actor: 'ops:t', jti: 'j3' });
+    const v = await gate.verifier.present({ input: 'qr', text: 'HP1:garbage' });
+    expect(v.decision).toMatchObject({ result: 'open', reason: 'BAD_ENCODING', mode: 'open' });
+    expect(gate.store.pendingEvents(0, 100).at(-1)!.event).toMatchObject({ result: 'open', reason: 'BAD_ENCODING', mode: 'open' });
+    gate.clock.epochMs += 61_000;
+    expect(await decide(gate, 'HP1:garbage')).toMatchObject({ result: 'deny', reason: 'BAD_ENCODING' });
   });
 });
 
