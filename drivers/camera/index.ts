@@ -1,5 +1,5 @@
 /** Camera input: QR decoding of images and frames, frame sources, and the `CameraScanner` driver. */
-export { decodeQrImage, detectQr, inlineDetector, toGrey, greyToRgba, MAX_INPUT_PIXELS } from './decode.js';
+export { decodeQrImage, inlineDetector, toGrey, greyToRgba, MAX_INPUT_PIXELS } from './decode.js';
 export type { DecodeOptions, GreyImage, QrDetector } from './decode.js';
 export { WorkerQrDetector } from './qr-worker.js';
 export { MjpegSplitter } from './mjpeg.js';

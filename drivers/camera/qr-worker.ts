@@ -1,25 +1,26 @@
 /**
- * jsQR off the main thread. jsQR is synchronous and takes 15–250 ms per 640×480 frame on a Pi
- * (platform.md §4): on the main thread that would stall serial input, MQTT and the relay timer.
- * `WorkerQrDetector` runs it in one worker thread; frames are queued (one at a time in flight) and
- * their pixels are transferred, not copied.
+ * ZXing off the main thread: a 640×480 frame takes ~5–15 ms here and more on a Pi; on the main
+ * thread that would stall serial input, MQTT and the relay timer. `WorkerQrDetector` runs it in one
+ * worker thread; frames are queued and their pixels are transferred, not copied.
  *
- * The worker is started from source text (`eval: true`) that `require`s jsqr by its resolved path,
- * so the same code runs from TypeScript under vitest and from the compiled dist/ tree. The worker is
+ * The worker is started from source text (`eval: true`) that `require`s zxing-wasm's CommonJS build
+ * by its resolved path, so the same code runs from TypeScript under vitest and from dist/. It is
  * unref'd while idle (it never keeps the process alive) and restarted if it dies.
  */
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
-import type { GreyImage, QrDetector } from './decode.js';
+import { READER_OPTIONS, ZXING_WASM_PATH, type GreyImage, type QrDetector } from './decode.js';
 
-const JSQR_PATH = createRequire(import.meta.url).resolve('jsqr');
+const ZXING_READER_PATH = createRequire(import.meta.url).resolve('zxing-wasm/reader');
 
-/** Same work as `detectQr` (decode.ts): grey → RGBA, jsQR with inversionAttempts 'dontInvert'. */
+/** Same work as `inlineDetector` (decode.ts): grey → RGBA, ZXing with READER_OPTIONS. */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const mod = require(${JSON.stringify(JSQR_PATH)});
-const jsQR = typeof mod === 'function' ? mod : mod.default;
-parentPort.on('message', ({ id, data, width, height }) => {
+const { readFileSync } = require('node:fs');
+const { prepareZXingModule, readBarcodes } = require(${JSON.stringify(ZXING_READER_PATH)});
+prepareZXingModule({ overrides: { wasmBinary: readFileSync(${JSON.stringify(ZXING_WASM_PATH)}).buffer }, fireImmediately: true });
+const options = ${JSON.stringify(READER_OPTIONS)};
+parentPort.on('message', async ({ id, data, width, height }) => {
   try {
     const grey = new Uint8Array(data);
     const n = width * height;
@@ -28,8 +29,8 @@ parentPort.on('message', ({ id, data, width, height }) => {
       const v = grey[i];
       rgba[j] = v; rgba[j + 1] = v; rgba[j + 2] = v; rgba[j + 3] = 255;
     }
-    const code = jsQR(rgba, width, height, { inversionAttempts: 'dontInvert' });
-    parentPort.postMessage({ id, text: code ? code.data : null });
+    const results = await readBarcodes({ data: rgba, width, height, colorSpace: 'srgb' }, options);
+    parentPort.postMessage({ id, texts: results.filter((r) => r.isValid).map((r) => r.text) });
   } catch (err) {
     parentPort.postMessage({ id, error: String((err && err.message) || err) });
   }
@@ -37,7 +38,7 @@ parentPort.on('message', ({ id, data, width, height }) => {
 `;
 
 interface Pending {
-  resolve(text: string | null): void;
+  resolve(texts: string[]): void;
   reject(err: Error): void;
 }
 
@@ -49,13 +50,13 @@ export class WorkerQrDetector implements QrDetector {
   /** Worker (re)starts, for health reporting. */
   starts = 0;
 
-  detect(image: GreyImage): Promise<string | null> {
+  detect(image: GreyImage): Promise<string[]> {
     if (this.#closed) return Promise.reject(new Error('QR detector closed'));
     const worker = this.#ensureWorker();
     const id = this.#nextId++;
     // A private copy whose buffer can be transferred (the caller's may be a view into a pool).
     const copy = new Uint8Array(image.data);
-    return new Promise<string | null>((resolve, reject) => {
+    return new Promise<string[]>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       worker.ref();
       worker.postMessage({ id, data: copy.buffer, width: image.width, height: image.height }, [copy.buffer]);
@@ -75,13 +76,13 @@ export class WorkerQrDetector implements QrDetector {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     this.starts++;
     worker.unref();
-    worker.on('message', (msg: { id: number; text?: string | null; error?: string }) => {
+    worker.on('message', (msg: { id: number; texts?: string[]; error?: string }) => {
       const p = this.#pending.get(msg.id);
       if (!p) return;
       this.#pending.delete(msg.id);
       if (this.#pending.size === 0) worker.unref();
-      if (msg.error !== undefined) p.reject(new Error(`jsQR: ${msg.error}`));
-      else p.resolve(msg.text ?? null);
+      if (msg.error !== undefined) p.reject(new Error(`ZXing: ${msg.error}`));
+      else p.resolve(msg.texts ?? []);
     });
     const died = (err: Error) => {
       if (this.#worker !== worker) return;

@@ -2,7 +2,7 @@
  * `CameraScanner`: QR codes from a camera, as an input driver like the serial and HID scanners
  * (drivers/types.ts): `scan` events carrying `{ input: 'qr', text }`, `state` events, `health()`.
  *
- *   FrameSource ─frames─▶ decode (sharp + jsQR in a worker) ─texts─▶ RepeatFilter ─▶ scan
+ *   FrameSource ─frames─▶ decode (sharp + ZXing in a worker) ─texts─▶ RepeatFilter ─▶ scan
  *
  * A camera sees the same code in many consecutive frames; the repeat filter makes that one scan.
  * The same text again is a new scan only after a different text was seen, or after it was out of
@@ -11,9 +11,7 @@
  * core's business; this only stops one presentation from becoming a burst of decisions.
  *
  * Frames are decoded one at a time; while one is being decoded the source keeps only the newest
- * frame. Frames without a code cost one blurred jsQR pass (the unblurred fallback of
- * `decodeQrImage` is rationed by `fallbackEvery`, because on a noisy empty frame it costs 10–20×
- * the blurred pass; see decode.ts).
+ * frame.
  *
  * Personal data: scanned text goes to `scan` listeners only; it is never logged.
  */
@@ -52,13 +50,8 @@ export interface CameraScannerOptions {
   source: FrameSource;
   /** Driver name in logs and scan metadata, default `camera`. */
   name?: string;
-  /**
-   * Decoder for one encoded frame; default `decodeQrImage` with jsQR in a worker thread
-   * (`WorkerQrDetector`) and the unblurred fallback every `fallbackEvery` empty frames.
-   */
+  /** Decoder for one encoded frame; default `decodeQrImage` with ZXing in a worker thread (`WorkerQrDetector`). */
   decode?: (frame: Buffer) => Promise<string[]>;
-  /** With the default decoder: try the unblurred frame on every n-th frame without a code, [0…1000], default 0 (never). */
-  fallbackEvery?: number;
   /** Same text within this many ms of its last sighting is the same scan, [0…60000], default 1500. */
   repeatGapMs?: number;
   /** Monotonic clock in ms, default `performance.now`. */
@@ -113,16 +106,9 @@ export class CameraScanner extends TypedEmitter<InputDriverEvents> implements In
       this.#decode = options.decode;
       this.#detector = null;
     } else {
-      const every = checkInteger('fallbackEvery', options.fallbackEvery ?? 0, 0, 1000);
       const detector = new WorkerQrDetector();
-      let empty = 0;
       this.#detector = detector;
-      this.#decode = async (frame) => {
-        const fallback = every > 0 && (empty + 1) % every === 0;
-        const texts = await decodeQrImage(frame, { detector, fallback });
-        empty = texts.length ? 0 : empty + 1;
-        return texts;
-      };
+      this.#decode = (frame) => decodeQrImage(frame, { detector });
     }
   }
 

@@ -5,17 +5,17 @@ import { decodeQrImage } from '../../drivers/camera/decode.js';
 import { syntheticFrame } from '../../drivers/camera/simulated.js';
 
 /**
- * Camera decoding on this machine, jsQR on the calling thread (the worker adds only a copy and a
+ * Camera decoding on this machine, ZXing on the calling thread (the worker adds only a copy and a
  * message per frame):
  * - `png*`: the EU DCC vectors' 2DCODE PNGs (test/fixtures/dgc) of every vector that states
- *   EXPECTEDPICTUREDECODE true, through `decodeQrImage` as `passgate decode-image` runs it (blurred
- *   pass, unblurred fallback); a decode counts when it yields the vector's PREFIX text.
+ *   EXPECTEDPICTUREDECODE true, through `decodeQrImage` as `passgate decode-image` runs it; a decode
+ *   counts when it yields the vector's PREFIX text.
  * - `noisyFrame*`: 30 synthetic 640×480 camera frames (platform.md §4 setup: a 300-character code,
  *   QR version 13 ECC M at ~4.3 px/module, rotated 6°, contrast lowered, blur 1.2, Gaussian noise
- *   σ 12, JPEG q90) through `decodeQrImage` as the camera scanner runs it (blurred pass only).
- * Times include sharp's decode and pre-pass; frame generation is outside the timing.
+ *   σ 12, JPEG q90); `emptyFrame*`: 30 such frames without a code, the idle state at a gate.
+ * Times include sharp's decode; frame generation is outside the timing.
  */
-export async function benchCamera(): Promise<{ pngDecodeRate: number; pngMedianMs: number; noisyFrameMedianMs: number; noisyFrameDecodeRate: number }> {
+export async function benchCamera(): Promise<{ pngDecodeRate: number; pngMedianMs: number; noisyFrameMedianMs: number; noisyFrameDecodeRate: number; emptyFrameMedianMs: number }> {
   const vectors = loadPictureVectors(fixturesDir());
   if (vectors.length === 0) throw new Error('no DCC vectors with pictures under test/fixtures/dgc');
   for (const v of vectors.slice(0, 3)) await decodeQrImage(v.png); // warm-up (sharp, JIT)
@@ -32,17 +32,26 @@ export async function benchCamera(): Promise<{ pngDecodeRate: number; pngMedianM
   const text = `HC1:${'NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH'.repeat(10)}`.slice(0, 300);
   const frames: Buffer[] = [];
   for (let seed = 1; seed <= 30; seed++) frames.push(await syntheticFrame({ text, seed }));
-  await decodeQrImage(frames[0]!, { fallback: false }); // warm-up
+  await decodeQrImage(frames[0]!); // warm-up
   const frameTimes: number[] = [];
   let frameOk = 0;
   for (const frame of frames) {
     const t0 = performance.now();
-    const texts = await decodeQrImage(frame, { fallback: false });
+    const texts = await decodeQrImage(frame);
     frameTimes.push(performance.now() - t0);
     if (texts.includes(text)) frameOk++;
   }
 
+  const emptyTimes: number[] = [];
+  for (let seed = 101; seed <= 130; seed++) {
+    const frame = await syntheticFrame({ text: null, seed });
+    const t0 = performance.now();
+    await decodeQrImage(frame);
+    emptyTimes.push(performance.now() - t0);
+  }
+
   return {
+    emptyFrameMedianMs: round(median(emptyTimes), 1),
     pngDecodeRate: round(pngOk / vectors.length, 3),
     pngMedianMs: round(median(pngTimes), 1),
     noisyFrameMedianMs: round(median(frameTimes), 1),

@@ -80,7 +80,7 @@ describe('CameraScanner', () => {
     expect(scanner.health().state).toBe('stopped');
   });
 
-  it('end to end: noisy synthetic frames through sharp and jsQR in a worker thread', async () => {
+  it('end to end: noisy synthetic frames through sharp and ZXing in a worker thread', async () => {
     const A = `HC1:${'6BFOXN%TSMAHN-H'.repeat(12)}`;
     const B = `HP1:${'NCFOXN*TS0BI$ZD'.repeat(12)}`;
     const [a1, a2, empty, b1] = await Promise.all([
