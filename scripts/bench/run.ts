@@ -49,7 +49,7 @@ function coreTables(c: CoreBench): string {
     `- ${c.listEntries.toLocaleString('en')}-entry delta, verified and applied in one transaction (sorted inserts): **${c.deltaApplySeconds} s** (target ≤ 5 s)`,
     `- tokens look-up at ${c.lookup.entries.toLocaleString('en')} entries: p50 ${c.lookup.p50Us} µs, p99 ${c.lookup.p99Us} µs`,
     c.lookup10M
-      ? `- tokens look-up at 10,000,000 entries (loaded in ${c.lookup10M.loadSeconds} s): p50 ${c.lookup10M.p50Us} µs, p99 **${c.lookup10M.p99Us} µs** (target ≤ 20 µs)`
+      ? `- tokens look-up at 10,000,000 entries (loaded in ${c.lookup10M.loadSeconds} s), 100,000 known keys: first pass after the load p50 ${c.lookup10M.firstPass.p50Us} µs, p99 ${c.lookup10M.firstPass.p99Us} µs; same keys again p50 ${c.lookup10M.secondPass.p50Us} µs, p99 **${c.lookup10M.secondPass.p99Us} µs** (target p99 ≤ 20 µs)`
       : '- 10M-entry look-up: not run (opt-in: `BENCH_10M=1 npm run bench`)',
   ].join('\n');
   return `${head}\n\n${t1}\n\nThe same decisions through the service, each committed to the outbox before it returns. With WAL, \`synchronous=FULL\` fsyncs every commit, so a recorded event survives a power cut; \`NORMAL\` survives a process crash only. The gate uses FULL.\n\n${t2}\n\n${lists}`;
