@@ -4,7 +4,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -126,5 +126,40 @@ describe('passgate decode-image', () => {
     expect(decoded.stdout.trim()).toBe(text);
     const blank = await cli(PASSGATE, ['decode-image', join(dir, 'trust.json')]);
     expect(blank.code).toBe(1);
+  });
+});
+
+describe('passgate-issuer signs what a backend sends, and the gate takes it', () => {
+  it('snapshot chunks, a holder entry by handle, a command and a look-up answer', async () => {
+    const entries = Array.from({ length: 25 }, (_, i) => [i.toString(16).padStart(32, '0'), 0, 1, 4_000_000_000]);
+    writeFileSync(join(dir, 'entries.json'), JSON.stringify(entries));
+    await issuer('snapshot', '--list', 'tokens', '--snapshot', '40', '--entries', join(dir, 'entries.json'), '--chunk-size', '10', '--out-dir', join(dir, 'snap'));
+    const chunks = [0, 1, 2].map((i) => join(dir, 'snap', `tokens-40-${i}.json`));
+    const snap = await cli(PASSGATE, ['import', '--data-dir', data(), ...chunks]);
+    expect(snap.code).toBe(0);
+    expect(snap.stdout).toMatch(/tokens list applied \(version 40\)/);
+
+    const id = '440524188001010014';
+    const handle = await issuer('holder-handle', id);
+    const now = Math.floor(Date.now() / 1000);
+    writeFileSync(join(dir, 'holders.json'), await issuer('delta', '--list', 'holders', '--from', '0', '--to', '1', '--put', `${handle}:1:${now}:${now + 86400}`));
+    expect((await cli(PASSGATE, ['import', '--data-dir', data(), join(dir, 'holders.json')])).code).toBe(0);
+    const tap = lines((await cli(PASSGATE, ['verify', '--data-dir', data(), '--dry-run', '--input', 'idcard', id])).stdout)[0];
+    expect(tap).toMatchObject({ result: 'open', reason: 'OK', handle });
+
+    writeFileSync(join(dir, 'cmd.json'), await issuer('cmd', '--gate', 'g-07', '--cmd', 'sync', '--ctr', '1'));
+    const cmd = await cli(PASSGATE, ['import', '--data-dir', data(), join(dir, 'cmd.json')]);
+    expect(cmd.stdout).toMatch(/accepted and recorded/);
+    const replay = await cli(PASSGATE, ['import', '--data-dir', data(), join(dir, 'cmd.json')]);
+    expect(replay.stderr).toMatch(/refused REPLAYED/);
+
+    writeFileSync(join(dir, 'lookup.json'), await issuer('lookup', '--id', 'req-1', '--holder', handle, '--s', '2'));
+    expect((await cli(PASSGATE, ['import', '--data-dir', data(), join(dir, 'lookup.json')])).stdout).toMatch(/lookup answer req-1 verified \(holder status 2\)/);
+  });
+
+  it('keygen writes a key file whose kid it prints', async () => {
+    const out = join(dir, 'sm2.json');
+    const kid = (await run(process.execPath, [ISSUER, 'keygen', '--alg', 'SM2SM3', '--out', out])).stdout.trim();
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ alg: 'SM2SM3', kid });
   });
 });
