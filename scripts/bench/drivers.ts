@@ -8,7 +8,8 @@
  * A pty moves bytes at memory speed; a real UART adds the wire time, reported beside as a floor:
  * 1295 bytes × 10 bits / 115200 baud. The relay side is measured elsewhere.
  */
-import { SerialPortStream } from '@serialport/stream';
+import { ID_READ_WIRE_MS_115200, closePort, openDevice, percentile, roundMs, withTimeout } from './serial-lib.js';
+import type { SerialPortStream } from '@serialport/stream';
 import { FakeSamReader } from '../../drivers/idcard/fake-reader.js';
 import { IdCardReader } from '../../drivers/idcard/reader.js';
 import { loadSystemSerialBinding } from '../../drivers/serial/binding.js';
@@ -25,31 +26,17 @@ export interface DriverBench {
   idReadWireMs115200: number;
 }
 
-/** Wire time of a 1295-byte read reply at 115200 8N1 (10 bits a byte), ms. */
-export const ID_READ_WIRE_MS_115200 = (1295 * 10 * 1000) / 115_200;
-
 export async function benchDrivers(options: { lines?: number; cards?: number } = {}): Promise<DriverBench> {
   const binding = await loadSystemSerialBinding();
   const line = await benchLines(binding, options.lines ?? 500);
   const id = await benchIdCard(binding, options.cards ?? 100);
   return {
-    ptyLineToScanP50Ms: round(percentile(line, 0.5)),
-    ptyLineToScanP99Ms: round(percentile(line, 0.99)),
-    idFrameToScanP50Ms: round(percentile(id, 0.5)),
-    idFrameToScanP99Ms: round(percentile(id, 0.99)),
-    idReadWireMs115200: round(ID_READ_WIRE_MS_115200),
+    ptyLineToScanP50Ms: roundMs(percentile(line, 0.5)),
+    ptyLineToScanP99Ms: roundMs(percentile(line, 0.99)),
+    idFrameToScanP50Ms: roundMs(percentile(id, 0.5)),
+    idFrameToScanP99Ms: roundMs(percentile(id, 0.99)),
+    idReadWireMs115200: roundMs(ID_READ_WIRE_MS_115200),
   };
-}
-
-async function openDevice(binding: BindingInterface, path: string): Promise<SerialPortStream> {
-  const port = new SerialPortStream({ binding, path, baudRate: 115_200, autoOpen: false });
-  port.on('error', () => {});
-  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
-  return port;
-}
-
-async function closePort(port: SerialPortStream): Promise<void> {
-  if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
 }
 
 async function benchLines(binding: BindingInterface, count: number): Promise<number[]> {
@@ -111,19 +98,3 @@ async function benchIdCard(binding: BindingInterface, count: number): Promise<nu
   }
 }
 
-function percentile(samples: number[], p: number): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? Number.NaN;
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`benchmark: no ${what} within ${ms} ms`)), ms))),
-  ]);
-}

@@ -15,12 +15,12 @@
  * 1295 bytes × 10 bits / 115200 baud. `breakdown` splits each path at the driver's `scan` event and
  * around the outbox commit, to show where the milliseconds go.
  */
-import { ID_READ_WIRE_MS_115200 } from './drivers.js';
+import { ID_READ_WIRE_MS_115200, closePort, openDevice, percentile, roundMs, withTimeout } from './serial-lib.js';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SerialPortStream } from '@serialport/stream';
+import type { SerialPortStream } from '@serialport/stream';
 import { GateStore } from '../../device/store/store.js';
 import { ingestEnvelope } from '../../device/ingest.js';
 import { SystemClock } from '../../device/clock.js';
@@ -106,11 +106,11 @@ export async function benchGate(o: { samples?: number } = {}): Promise<GateBench
     const id = await benchIdCards(binding, store, verifier, probe, cards, warmup);
     const e2e = (s: Sample[]) => s.map((x) => x.relayAt - x.t0);
     return {
-      ptyLineToRelayP50Ms: round(percentile(e2e(line), 0.5)),
-      ptyLineToRelayP99Ms: round(percentile(e2e(line), 0.99)),
-      idFrameToRelayP50Ms: round(percentile(e2e(id), 0.5)),
-      idFrameToRelayP99Ms: round(percentile(e2e(id), 0.99)),
-      idReadWireMs115200: round(ID_READ_WIRE_MS_115200),
+      ptyLineToRelayP50Ms: roundMs(percentile(e2e(line), 0.5)),
+      ptyLineToRelayP99Ms: roundMs(percentile(e2e(line), 0.99)),
+      idFrameToRelayP50Ms: roundMs(percentile(e2e(id), 0.5)),
+      idFrameToRelayP99Ms: roundMs(percentile(e2e(id), 0.99)),
+      idReadWireMs115200: roundMs(ID_READ_WIRE_MS_115200),
       samples,
       breakdown: { line: breakdown(line), id: breakdown(id) },
     };
@@ -323,21 +323,10 @@ function idNumber(i: number): string {
   return first17 + checkDigit(first17);
 }
 
-async function openDevice(binding: BindingInterface, path: string): Promise<SerialPortStream> {
-  const port = new SerialPortStream({ binding, path, baudRate: 115_200, autoOpen: false });
-  port.on('error', () => {});
-  await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
-  return port;
-}
-
-async function closePort(port: SerialPortStream): Promise<void> {
-  if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
-}
-
 function breakdown(s: Sample[]): PathBreakdown {
   const stat = (f: (x: Sample) => number): StageStats => {
     const v = s.map(f);
-    return { p50Ms: round(percentile(v, 0.5)), p99Ms: round(percentile(v, 0.99)) };
+    return { p50Ms: roundMs(percentile(v, 0.5)), p99Ms: roundMs(percentile(v, 0.99)) };
   };
   return {
     transport: stat((x) => x.scanAt - x.t0),
@@ -345,16 +334,6 @@ function breakdown(s: Sample[]): PathBreakdown {
     commit: stat((x) => x.commitEnd - x.commitStart),
     gate: stat((x) => x.relayAt - x.commitEnd),
   };
-}
-
-/** Nearest-rank percentile. */
-function percentile(samples: number[], p: number): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? Number.NaN;
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -369,10 +348,3 @@ async function waitFor(ok: () => boolean, timeoutMs: number, what: string): Prom
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`benchmark: no ${what} within ${ms} ms`)), ms))),
-  ]);
-}
