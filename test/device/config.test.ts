@@ -1,6 +1,6 @@
 /** The configuration file: a good one passes, each kind of bad one is refused naming the field, docs in sync. */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../device/config.js';
@@ -152,6 +152,7 @@ describe('bad configuration is refused with a readable error naming the field', 
     expect(() => loadConfig(bad)).toThrow(/is not valid JSON: .* at line 3 column/);
     expect(() => loadConfig(join(dir, 'missing.json'))).toThrow(/cannot read .*missing\.json \(ENOENT\)/);
     expect(problems([1, 2])).toEqual(['config: the file must hold one JSON object']);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
