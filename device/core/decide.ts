@@ -9,8 +9,8 @@ import type { DecisionContext, LookupAnswer } from './ports.js';
 import type { VerifyOutcome } from './credential.js';
 import type { Trust } from './trust.js';
 import { issuerAccepted } from './policy.js';
-import { verifyHp1 } from './hp1.js';
-import { verifyHc1 } from './hc1.js';
+import { HP1_PREFIX, verifyHp1 } from './hp1.js';
+import { HC1_PREFIX, verifyHc1 } from './hc1.js';
 import { holderHandle, normaliseIdNumber } from './idcard.js';
 import { applyMode } from './mode.js';
 
@@ -25,8 +25,8 @@ interface CodeFormat {
 }
 
 const CODE_FORMATS: readonly CodeFormat[] = [
-  { prefix: 'HP1:', format: 'HP1', verify: verifyHp1 },
-  { prefix: 'HC1:', format: 'HC1', verify: verifyHc1 },
+  { prefix: HP1_PREFIX, format: 'HP1', verify: verifyHp1 },
+  { prefix: HC1_PREFIX, format: 'HC1', verify: verifyHc1 },
 ];
 
 /** Builds decisions for one presentation; fields learnt along the way are carried into the result. */

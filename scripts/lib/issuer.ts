@@ -2,11 +2,13 @@
  * The reference issuer: keys, HP1 codes, signed envelopes, trust bundles and lists — what the demo,
  * the tests, the benchmarks and an integrator trying a gate use. Gate code never imports this.
  */
-import { createHash, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { encode as cborEncode, Tagged } from 'cborg';
 import { base45Encode } from '../../device/core/base45.js';
 import { b64uDecode, b64uEncode } from '../../device/core/b64u.js';
 import { sigStructure } from '../../device/core/cose.js';
+import { HP1_PREFIX, tokenHandle } from '../../device/core/hp1.js';
+import { holderHandle } from '../../device/core/idcard.js';
 import { kidOf } from '../../device/core/crypto/keys.js';
 import { sm2GenerateKeyPair, sm2Sign } from '../../device/core/crypto/sm2.js';
 import type { EnvelopeType } from '../../device/core/envelope.js';
@@ -109,15 +111,12 @@ export function issueHp1(key: SigningKey, c: Hp1Claims): { text: string; handle:
   const payload = cborEncode(claims);
   const signature = key.sign(sigStructure(protectedBytes, payload));
   const cose = cborEncode(new Tagged(18, [protectedBytes, new Map(), payload, signature]));
-  return { text: `HP1:${base45Encode(cose)}`, handle: tokenHandleOf(c.iss, cti) };
+  return { text: `${HP1_PREFIX}${base45Encode(cose)}`, handle: tokenHandle(c.iss, cti) };
 }
 
-export function tokenHandleOf(iss: string, cti: Uint8Array): string {
-  return createHash('sha256').update(iss, 'utf8').update(Uint8Array.of(0)).update(cti).digest().subarray(0, 16).toString('hex');
-}
-
+/** The holders-list key of an ID number under a trust bundle's `holderKey` (base64url). */
 export function holderHandleOf(holderKey: string, idNumber: string): string {
-  return createHmac('sha256', b64uDecode(holderKey)!).update(idNumber.toUpperCase(), 'utf8').digest().subarray(0, 16).toString('hex');
+  return holderHandle(b64uDecode(holderKey)!, idNumber.trim().toUpperCase());
 }
 
 export interface IssuerSpec {
