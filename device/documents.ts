@@ -5,9 +5,21 @@ import { b64uDecode } from './core/b64u.js';
 import type { Policy } from './core/types.js';
 import type { GateStore, Identity } from './store/store.js';
 
+/**
+ * Compiled trust per store, by bundle version: a version names one bundle (§4: equal is ignored), so
+ * every envelope ingested and every reload reuses the same verify functions — and SM2 keys keep the
+ * tables they built — until a new bundle arrives.
+ */
+const compiled = new WeakMap<GateStore, Trust>();
+
 export function loadTrust(store: GateStore): Trust | null {
-  const doc = store.document('trust');
-  return doc ? compileTrust(parseTrustBundle(doc.payload)) : null;
+  const version = store.documentVersion('trust');
+  if (version === null) return null;
+  const cached = compiled.get(store);
+  if (cached?.version === version) return cached;
+  const trust = compileTrust(parseTrustBundle(store.document('trust')!.payload));
+  compiled.set(store, trust);
+  return trust;
 }
 
 export function loadPolicy(store: GateStore): Policy {

@@ -64,6 +64,7 @@ export class GateStore implements ListReader, PassbackReader {
       getDoc: db.prepare<[string], { version: number; payload: string; updated_at_ms: number }>(
         'SELECT version, payload, updated_at_ms FROM documents WHERE kind = ?',
       ),
+      docVersion: db.prepare<[string], number>('SELECT version FROM documents WHERE kind = ?').pluck(),
       putDoc: db.prepare(
         'INSERT INTO documents (kind, version, payload, updated_at_ms) VALUES (?, ?, ?, ?) ' +
           'ON CONFLICT(kind) DO UPDATE SET version = excluded.version, payload = excluded.payload, updated_at_ms = excluded.updated_at_ms',
@@ -149,6 +150,11 @@ export class GateStore implements ListReader, PassbackReader {
   }
 
   // --- trust bundle and policy ------------------------------------------------------------------
+
+  /** The version held, without reading the document itself. */
+  documentVersion(kind: DocumentKind): number | null {
+    return (this.q.docVersion.get(kind) as number | undefined) ?? null;
+  }
 
   document(kind: DocumentKind): StoredDocument | null {
     const row = this.q.getDoc.get(kind);
