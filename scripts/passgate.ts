@@ -13,6 +13,7 @@ import { Verifier, type Verdict } from '../device/verifier.js';
 import { FixedClock, SystemClock } from '../device/clock.js';
 import { isPassgateError, PassgateError } from '../device/core/errors.js';
 import { b64uDecode } from '../device/core/b64u.js';
+import { parseEnvelope } from '../device/core/envelope.js';
 import { algOfSpki } from '../device/core/trust.js';
 import { gateStatus } from '../device/status.js';
 import { decodeQrImage } from '../drivers/camera/decode.js';
@@ -178,10 +179,10 @@ function describeIngested(r: Ingested): string {
   }
 }
 
+/** Commands go through takeCommand (recorded either way); a malformed envelope is ingest's to refuse. */
 function isCommand(text: string): boolean {
   try {
-    const header = JSON.parse(Buffer.from(JSON.parse(text).protected, 'base64url').toString('utf8'));
-    return header.typ === 'passgate-cmd+json';
+    return parseEnvelope(text).typ === 'passgate-cmd+json';
   } catch {
     return false;
   }

@@ -41,6 +41,15 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('npx', () => {
+  it('runs both command lines from the package (npm ci builds dist/ in prepare)', async () => {
+    for (const bin of ['passgate', 'passgate-issuer']) {
+      const { stdout } = await run('npx', ['--no-install', bin, '--help']);
+      expect(stdout).toMatch(new RegExp(`Usage: ${bin} `));
+    }
+  });
+});
+
 describe('passgate init', () => {
   it('refuses a second init and a bad root', async () => {
     const again = await cli(PASSGATE, ['init', '--data-dir', data(), '--site', 's', '--gate', 'g', '--root', await issuer('root')]);
