@@ -14,6 +14,7 @@ import { FixedClock, SystemClock } from '../device/clock.js';
 import { isPassgateError, PassgateError } from '../device/core/errors.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { parseEnvelope } from '../device/core/envelope.js';
+import { checkGateId, checkSiteId } from '../sync/topics.js';
 import { algOfSpki } from '../device/core/trust.js';
 import { gateStatus } from '../device/status.js';
 import { decodeQrImage } from '../drivers/camera/decode.js';
@@ -44,9 +45,9 @@ program
         fail('BAD_CONFIG', `--root ${r.slice(0, 16)}…: ${(e as Error).message}`);
       }
     }
-    for (const [name, v] of [['site', o.site], ['gate', o.gate]] as const) {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) fail('BAD_CONFIG', `--${name} must be 1–64 of A-Z a-z 0-9 _ - (it becomes an MQTT topic level)`);
-    }
+    // They become MQTT topic levels: the topic contract decides what is allowed.
+    checkSiteId(o.site);
+    checkGateId(o.gate);
     withStore(o.dataDir, (store) => store.initialise({ site: o.site, gate: o.gate, roots: o.root }));
     console.log(`initialised gate ${o.site}/${o.gate} in ${o.dataDir} with ${o.root.length} pinned root(s)`);
   });

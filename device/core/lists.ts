@@ -1,5 +1,5 @@
 /** List deltas and snapshot chunks (§5): validation and the version rules, without storage. */
-import type { ListEntry, ListName } from './types.js';
+import type { ListName } from './types.js';
 import { compileSchema } from './schema.js';
 import { PassgateError } from './errors.js';
 
@@ -76,8 +76,4 @@ export function classifyDelta(held: number, delta: Pick<ListDelta, 'from' | 'to'
   if (delta.to <= held) return 'duplicate';
   if (delta.from === held) return 'apply';
   return 'gap';
-}
-
-export function toEntry(w: WireEntry): ListEntry {
-  return { s: w[1], at: w[2], until: w[3] };
 }

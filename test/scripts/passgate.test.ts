@@ -58,6 +58,10 @@ describe('passgate init', () => {
     const bad = await cli(PASSGATE, ['init', '--data-dir', join(dir, 'other'), '--site', 's', '--gate', 'g', '--root', 'AAAA']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/BAD_CONFIG/);
+    // A gate named like a site-wide topic would receive the site's messages as its own.
+    const reserved = await cli(PASSGATE, ['init', '--data-dir', join(dir, 'other'), '--site', 's', '--gate', 'lists', '--root', await issuer('root')]);
+    expect(reserved.code).not.toBe(0);
+    expect(reserved.stderr).toMatch(/gate id lists is reserved/);
   });
 });
 
