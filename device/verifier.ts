@@ -34,6 +34,8 @@ export class Verifier {
   private trust: Trust | null = null;
   private policy!: Policy;
   private readonly modes: ModeOverrides;
+  /** The tail of the decision queue: each decision starts when the one before it has committed. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: GateStore,
@@ -64,7 +66,19 @@ export class Verifier {
     };
   }
 
-  async present(presented: Presented, options: { dryRun?: boolean } = {}): Promise<Verdict> {
+  /**
+   * Decides and records, one presentation at a time in arrival order, whatever the input: the
+   * anti-passback memory a decision reads is the one every earlier decision has already written,
+   * even when an online look-up awaits in between (two copies of a code in one serial write opened
+   * twice when two decisions interleaved).
+   */
+  present(presented: Presented, options: { dryRun?: boolean } = {}): Promise<Verdict> {
+    const turn = this.queue.then(() => this.presentNow(presented, options));
+    this.queue = turn.catch(() => {});
+    return turn;
+  }
+
+  private async presentNow(presented: Presented, options: { dryRun?: boolean }): Promise<Verdict> {
     const started = process.hrtime.bigint();
     let decision = await this.decide(presented);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);

@@ -1,0 +1,82 @@
+/**
+ * Defect 1: decisions are taken one after another in arrival order, so the anti-passback memory a
+ * decision reads is the one the previous decision wrote. Driven through the real serial scanner
+ * (binding-mock and a socat pty) with both copies of a code in ONE write.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { GateService } from '../../device/service.js';
+import type { Level } from '../../device/gate/machine.js';
+import { SerialScanner } from '../../drivers/serial-scanner/scanner.js';
+import { makeGate, type TestGate } from '../helpers/gate.js';
+import { waitFor } from '../helpers/wait.js';
+import { createTransport, TRANSPORT_KINDS, type SerialTransport } from '../drivers/serial/transports.js';
+import type { LookupAnswer } from '../../device/core/ports.js';
+
+const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+let gate: TestGate | undefined;
+let transport: SerialTransport | undefined;
+let service: GateService | undefined;
+
+afterEach(async () => {
+  await service?.stop();
+  await transport?.dispose();
+  gate?.close();
+  service = transport = gate = undefined;
+});
+
+async function run(kind: 'mock' | 'pty', g: TestGate, text: string, copies: number) {
+  transport = await createTransport(kind);
+  const scanner = new SerialScanner({ binding: transport.binding, path: transport.path, name: 'scanner0' });
+  const levels: Level[] = [];
+  service = new GateService({
+    store: g.store,
+    clock: g.clock,
+    verifier: g.verifier,
+    inputs: [scanner],
+    relay: { set: (l: Level) => void levels.push(l) },
+    log: silent,
+    // A queue as deep as the burst: a second `open` would be queued and shown, not dropped.
+    gate: { busy: 'queue', queueSize: 4 },
+  });
+  await service.start();
+  await waitFor(() => scanner.health().state === 'connected', { what: 'scanner connected', timeoutMs: 3000 });
+  await transport.device.write(Buffer.from(`${text}\r\n`.repeat(copies)));
+  await waitFor(() => g.store.pendingEvents(0, 100).filter((r) => r.event.type === 'decision').length >= copies, {
+    what: `${copies} decisions`,
+    timeoutMs: 5000,
+  });
+  return g.store.pendingEvents(0, 100).map((r) => r.event).filter((e) => e.type === 'decision');
+}
+
+describe.each(TRANSPORT_KINDS)('anti-passback over a %s serial scanner', (kind) => {
+  it('defect 1: the same valid code twice in one serial write opens once and is denied REPLAY once', async () => {
+    gate = makeGate();
+    gate.freshLists();
+    const { text } = gate.code('CN-330000');
+    const decisions = await run(kind, gate, text, 2);
+    expect(decisions.map((d) => `${d.result}:${d.reason}`)).toEqual(['open:OK', 'deny:REPLAY']);
+  });
+
+});
+
+describe('anti-passback across an online look-up', () => {
+  it('defect 1: an ID card presented three times at once while its look-up is awaited opens the first and refuses the others, in arrival order', async () => {
+    let lookups = 0;
+    const slowGreen = {
+      lookup: async (): Promise<LookupAnswer | null> => {
+        // Later look-ups answer sooner: only a queue keeps the first-come first-decided.
+        const delayMs = 60 - 20 * lookups++;
+        await new Promise((r) => setTimeout(r, delayMs));
+        return { s: 1 } as LookupAnswer;
+      },
+    };
+    gate = makeGate({ lookup: slowGreen, policy: { unknownHolder: 'online' } });
+    gate.freshLists();
+    const presented = { input: 'idcard' as const, idNumber: '11010519491231002X' };
+    const verdicts = await Promise.all([1, 2, 3].map(() => gate!.verifier.present(presented)));
+    expect(lookups).toBeGreaterThan(0);
+    expect(verdicts.map((v) => `${v.decision.result}:${v.decision.reason}`)).toEqual(['open:OK', 'deny:REPLAY', 'deny:REPLAY']);
+    expect(verdicts.map((v) => v.seq)).toEqual([1, 2, 3].map((i) => verdicts[0]!.seq! + i - 1));
+  });
+});
