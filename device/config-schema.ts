@@ -215,6 +215,7 @@ export const CONFIG_SCHEMA: Schema = {
           {
             label: str('Chip label to use (`pinctrl-rp1` on a Pi 5, `pinctrl-bcm2711` on a Pi 4).', { minLength: 1, maxLength: 64 }, undefined, true),
             base: int(0, 4095, undefined, '', 'sysfs number of line 0, skipping discovery (512 and 571 have been seen on kernel 6.6).', true),
+            sysfsRoot: str('Where the sysfs GPIO tree is (default `/sys/class/gpio`): a fake tree in a directory for fault tests, whose relay value file a test can read.', { minLength: 1, maxLength: 4096 }, undefined, true),
           },
         ),
         failMode: oneOfValues(

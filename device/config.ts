@@ -31,7 +31,7 @@ export type CameraConfig =
 
 export interface GpioConfig {
   simulated: boolean;
-  chip?: { label?: string; base?: number };
+  chip?: { label?: string; base?: number; sysfsRoot?: string };
   failMode: 'secure' | 'safe';
   relay: { line: number; activeLow: boolean };
   passage?: { line: number; normallyClosed: boolean; pull: 'up' | 'down'; debounceMs: number };

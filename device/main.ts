@@ -17,6 +17,8 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config, type GpioConfig } from './config.js';
 import { createLogger, moduleLogger, type Logger } from './log.js';
 import { DB_FILE, GateStore } from './store/store.js';
+import { EXIT_STORE, dataDirProblem, openServiceStore } from './store/startup.js';
+import { describeStoreError } from './store/integrity.js';
 import { SystemClock } from './clock.js';
 import { NO_LOOKUP, Verifier } from './verifier.js';
 import { PassgateError, isPassgateError } from './core/errors.js';
@@ -77,13 +79,14 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   if (opts.check) {
     // Does not open the store: run as root, that could leave root-owned WAL files behind.
     const provisioned = existsSync(join(config.dataDir, DB_FILE));
-    process.stdout.write(`passgate: ${configFile} is valid; ${config.dataDir} ${provisioned ? 'holds a gate store' : 'is NOT provisioned (passgate init)'}\n`);
-    process.exit(provisioned ? 0 : EXIT_CONFIG);
+    const unwritable = provisioned ? dataDirProblem(config.dataDir) : null;
+    process.stdout.write(`passgate: ${configFile} is valid; ${config.dataDir} ${provisioned ? (unwritable ? `holds a gate store but ${unwritable}` : 'holds a gate store') : 'is NOT provisioned (passgate init)'}\n`);
+    process.exit(!provisioned ? EXIT_CONFIG : unwritable ? EXIT_STORE : 0);
   }
   const root = createLogger(config.logging);
   const log = moduleLogger(root, 'main');
-  const store = openStore(config, log);
   const clock = new SystemClock(config.clock.trusted === 'system');
+  const store = openServiceStore({ dataDir: config.dataDir, durability: config.durability, clock, log });
 
   // GPIO first: the relay must be held at its safe level before anything else can happen.
   const gpio = await buildGpio(config.gpio, root);
@@ -146,24 +149,9 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
 
 // --- store -------------------------------------------------------------------------------------------
 
-/** Opens a data directory that `passgate init` provisioned; exits 78 (EX_CONFIG) on one it did not. */
+/** Opens a data directory that `passgate init` provisioned (see device/store/startup.ts for the exits). */
 export function openStore(config: Config, log: Logger): GateStore {
-  const notInitialised = () => {
-    const msg =
-      `data directory ${config.dataDir} is not initialised: run ` +
-      `\`passgate init --data-dir ${config.dataDir} --site <site> --gate <gate> --root <federation root SPKI, base64url>\` first`;
-    log.fatal({ dataDir: config.dataDir }, msg);
-    process.stderr.write(`passgate: refusing to start: ${msg}\n`);
-    process.exit(EXIT_CONFIG);
-  };
-  // GateStore.open creates what is missing: look first, so a typo in dataDir is not "initialised" as a new empty gate.
-  if (!existsSync(join(config.dataDir, DB_FILE))) notInitialised();
-  const store = GateStore.open(config.dataDir, { durability: config.durability });
-  if (!store.identity()) {
-    store.close();
-    notInitialised();
-  }
-  return store;
+  return openServiceStore({ dataDir: config.dataDir, durability: config.durability, clock: new SystemClock(config.clock.trusted === 'system'), log });
 }
 
 // --- drivers -----------------------------------------------------------------------------------------
@@ -234,7 +222,7 @@ export async function buildGpio(g: GpioConfig, root: Logger, memory?: MemoryGpio
     logger.warn({ relay: g.relay.line }, 'GPIO is SIMULATED (in memory): no relay is switched');
     chip = memory ?? new MemoryGpio();
   } else {
-    chip = new SysfsGpio({ ...(g.chip?.label ? { chipLabel: g.chip.label } : {}), ...(g.chip?.base !== undefined ? { base: g.chip.base } : {}), logger });
+    chip = new SysfsGpio({ ...(g.chip?.sysfsRoot ? { root: g.chip.sysfsRoot } : {}), ...(g.chip?.label ? { chipLabel: g.chip.label } : {}), ...(g.chip?.base !== undefined ? { base: g.chip.base } : {}), logger });
   }
   const relay = await LineRelay.open(chip, g.relay.line, g.relay.activeLow, logger);
   const contact = (nc: boolean) => (nc ? 'normally-closed' : 'normally-open') as 'normally-closed' | 'normally-open';
@@ -398,7 +386,8 @@ if (isEntry) {
     if (e && typeof e === 'object' && 'code' in e && String((e as { code: unknown }).code).startsWith('commander.')) {
       process.exit((e as { exitCode?: number }).exitCode ?? EXIT_CONFIG);
     }
-    process.stderr.write(`passgate: refusing to start: ${isPassgateError(e) ? e.message : ((e as Error).stack ?? String(e))}\n`);
-    process.exit(isPassgateError(e) ? EXIT_CONFIG : EXIT_SOFTWARE);
+    const sqlite = String((e as { code?: unknown })?.code ?? '').startsWith('SQLITE_');
+    process.stderr.write(`passgate: refusing to start: ${isPassgateError(e) ? e.message : sqlite ? describeStoreError(e, '(data directory)').message : ((e as Error).stack ?? String(e))}\n`);
+    process.exit(isPassgateError(e) ? EXIT_CONFIG : sqlite ? EXIT_STORE : EXIT_SOFTWARE);
   });
 }

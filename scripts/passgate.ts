@@ -4,9 +4,12 @@
  * external checks drive them — so change them only compatibly.
  */
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { GateStore } from '../device/store/store.js';
+import { DB_FILE, GateStore, type StoreOptions } from '../device/store/store.js';
+import { checkStoreIntegrity, describeStoreError, repairStore } from '../device/store/integrity.js';
+import { DAMAGE_MARKER } from '../device/store/startup.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { takeCommand } from '../device/commands.js';
 import { Verifier, type Verdict } from '../device/verifier.js';
@@ -103,13 +106,14 @@ program
   .argument('<text>')
   .action(async (text: string, o: { dataDir: string; now?: string; input: 'qr' | 'idcard'; dryRun?: boolean; clockUntrusted?: boolean }) => {
     const clock = clockOf(o.now, o.clockUntrusted);
+    // A dry run writes nothing, so it opens the store read-only: it decides on a full disk or a read-only directory too.
     await withStoreAsync(o.dataDir, async (store) => {
       if (!store.identity()) fail('NOT_INITIALISED', 'run passgate init first');
       const verifier = new Verifier(store, clock);
       const one = async (t: string) => printVerdict(await verifier.present(presentedOf(o.input, t), { dryRun: !!o.dryRun }));
       if (text !== '-') return one(text);
       for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) await one(line.replace(/\r$/, ''));
-    });
+    }, { readonly: !!o.dryRun });
   });
 
 program
@@ -119,6 +123,29 @@ program
   .option('--clock-untrusted', 'report the system clock as untrusted')
   .action((o: { dataDir: string; clockUntrusted?: boolean }) => {
     withStore(o.dataDir, (store) => console.log(JSON.stringify(gateStatus(store, new SystemClock(!o.clockUntrusted)), null, 2)));
+  });
+
+program
+  .command('repair')
+  .description('check the store; when it is damaged, set it aside and rebuild it from what can be read (stop the service first)')
+  .addOption(dataDir())
+  .option('--force', 'rebuild even when the check finds nothing wrong')
+  .option('--thorough', 'integrity_check instead of quick_check (slower; also compares indexes)')
+  .action((o: { dataDir: string; force?: boolean; thorough?: boolean }) => {
+    if (!existsSync(join(o.dataDir, DB_FILE))) fail('NOT_INITIALISED', `no store in ${o.dataDir}`);
+    const check = checkStoreIntegrity(o.dataDir, { thorough: !!o.thorough });
+    if (check.ok && !o.force) {
+      console.log(`store ${join(o.dataDir, DB_FILE)} is whole (${check.durationMs} ms): nothing to repair`);
+      return;
+    }
+    if (!check.ok) console.error(`store ${join(o.dataDir, DB_FILE)} is damaged: ${check.problems[0]}`);
+    const r = repairStore(o.dataDir, { clock: new SystemClock(false), reason: check.ok ? 'repair --force' : check.problems.join('; ') });
+    rmSync(join(o.dataDir, DAMAGE_MARKER), { force: true });
+    console.log(
+      `set aside: ${r.setAside.join(', ')}; ${r.salvaged} event(s) salvaged, ${r.unreadable} unreadable; seqs continue above ${r.floorSeq}` +
+        (r.identity ? '; trust, policy and lists will be synced again from the backend' : '; NO identity could be read: run passgate init'),
+    );
+    if (!r.identity) process.exitCode = 1;
   });
 
 program
@@ -195,7 +222,7 @@ function parseEpoch(s: string): number {
 }
 
 function withStore<T>(dir: string, fn: (s: GateStore) => T): T {
-  const store = GateStore.open(dir);
+  const store = openCliStore(dir);
   try {
     return fn(store);
   } finally {
@@ -203,12 +230,25 @@ function withStore<T>(dir: string, fn: (s: GateStore) => T): T {
   }
 }
 
-async function withStoreAsync<T>(dir: string, fn: (s: GateStore) => Promise<T>): Promise<T> {
-  const store = GateStore.open(dir);
+async function withStoreAsync<T>(dir: string, fn: (s: GateStore) => Promise<T>, options: StoreOptions = {}): Promise<T> {
+  const store = openCliStore(dir, options);
   try {
     return await fn(store);
   } finally {
     store.close();
+  }
+}
+
+/** The store, or one line saying why not (damaged, full, read-only): never a SqliteError stack. */
+function openCliStore(dir: string, options: StoreOptions = {}): GateStore {
+  try {
+    return GateStore.open(dir, options);
+  } catch (e) {
+    if (options.readonly && (e as { code?: unknown }).code === 'SQLITE_CANTOPEN' && !existsSync(join(dir, DB_FILE))) {
+      fail('NOT_INITIALISED', `no store in ${dir}: run passgate init first`);
+    }
+    const d = describeStoreError(e, dir);
+    fail(d.code, d.message);
   }
 }
 
@@ -218,6 +258,11 @@ function fail(code: string, message: string): never {
 
 program.parseAsync().catch((e: unknown) => {
   if (isPassgateError(e)) console.error(`passgate: ${e.code}: ${e.message}`);
+  else if (String((e as { code?: unknown })?.code ?? '').startsWith('SQLITE_')) {
+    const d = describeStoreError(e, 'the data directory');
+    console.error(`passgate: ${d.code}: ${d.message}`);
+    process.exit(1);
+  }
   else console.error(`passgate: INTERNAL: ${(e as Error).stack ?? String(e)}`);
   process.exit(isPassgateError(e) ? 1 : 70);
 });

@@ -4,15 +4,18 @@
  * processes racing on one data directory cannot both apply the same update.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassgateError } from '../core/errors.js';
 import { classifyDelta, type DeltaVerdict, type ListDelta, type SnapshotChunk, type WireEntry } from '../core/lists.js';
 import type { ListReader, PassbackReader } from '../core/ports.js';
 import type { ListEntry, ListMeta, ListName } from '../core/types.js';
 import { MIGRATIONS } from './migrations.js';
+import { SeqMark } from './seq-mark.js';
 
 export const DB_FILE = 'passgate.db';
+export const WAL_FILE = `${DB_FILE}-wal`;
+export const SHM_FILE = `${DB_FILE}-shm`;
 
 export interface StoreOptions {
   /**
@@ -22,6 +25,25 @@ export interface StoreOptions {
   durability?: 'full' | 'normal';
   /** How long a writer waits for another process's lock, ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** Open without writing anything (dry runs): no migration, no journal-mode change, no side file. */
+  readonly?: boolean;
+}
+
+/** What repair could read from a damaged store (see restore). */
+export interface Salvage {
+  /** meta rows worth keeping: identity, settings, the session counter. */
+  meta: [string, string][];
+  counters: [string, number][];
+  events: { seq: number; tsMs: number; event: string }[];
+  /** The highest seq known to have been handed out. */
+  floorSeq: number;
+}
+
+/** What checkFiles() found gone and healed. */
+export interface HealedFiles {
+  lost: string[];
+  /** The last seq handed out when it was noticed. */
+  lastSeq: number;
 }
 
 export interface Identity {
@@ -53,84 +75,123 @@ export type ChunkResult =
 const PASSBACK_KEEP_MS = 86_400_000;
 
 export class GateStore implements ListReader, PassbackReader {
-  private readonly db: Database.Database;
-  private readonly q;
+  private db: Database.Database;
+  private q: Queries;
+  private readonly files: StoreFiles | null;
+  private readonly mark: SeqMark | null;
+  private healedListeners: ((healed: HealedFiles) => void)[] = [];
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    private readonly dataDir: string,
+    private readonly options: StoreOptions,
+  ) {
     this.db = db;
-    this.q = {
-      getMeta: db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck(),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      getDoc: db.prepare<[string], { version: number; payload: string; updated_at_ms: number }>(
-        'SELECT version, payload, updated_at_ms FROM documents WHERE kind = ?',
-      ),
-      docVersion: db.prepare<[string], number>('SELECT version FROM documents WHERE kind = ?').pluck(),
-      putDoc: db.prepare(
-        'INSERT INTO documents (kind, version, payload, updated_at_ms) VALUES (?, ?, ?, ?) ' +
-          'ON CONFLICT(kind) DO UPDATE SET version = excluded.version, payload = excluded.payload, updated_at_ms = excluded.updated_at_ms',
-      ),
-      listMeta: db.prepare<[string], { version: number; updated_at_ms: number | null }>(
-        'SELECT version, updated_at_ms FROM list_meta WHERE name = ?',
-      ),
-      setListMeta: db.prepare('UPDATE list_meta SET version = ?, updated_at_ms = ? WHERE name = ?'),
-      entry: {
-        tokens: db.prepare<[string], ListEntry>('SELECT s, at, until FROM list_tokens WHERE k = unhex(?)'),
-        holders: db.prepare<[string], ListEntry>('SELECT s, at, until FROM list_holders WHERE k = unhex(?)'),
-      },
-      put: {
-        tokens: db.prepare('INSERT OR REPLACE INTO list_tokens (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
-        holders: db.prepare('INSERT OR REPLACE INTO list_holders (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
-      },
-      del: {
-        tokens: db.prepare('DELETE FROM list_tokens WHERE k = unhex(?)'),
-        holders: db.prepare('DELETE FROM list_holders WHERE k = unhex(?)'),
-      },
-      stagePut: {
-        tokens: db.prepare('INSERT OR REPLACE INTO stage_tokens (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
-        holders: db.prepare('INSERT OR REPLACE INTO stage_holders (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
-      },
-      stageCount: {
-        tokens: db.prepare('SELECT count(*) FROM stage_tokens').pluck(),
-        holders: db.prepare('SELECT count(*) FROM stage_holders').pluck(),
-      },
-      listCount: {
-        tokens: db.prepare('SELECT count(*) FROM list_tokens').pluck(),
-        holders: db.prepare('SELECT count(*) FROM list_holders').pluck(),
-      },
-      stagedChunks: db.prepare<[string], { snapshot: number; chunk: number; chunks: number; count: number }>(
-        'SELECT snapshot, chunk, chunks, count FROM snapshot_chunks WHERE list = ?',
-      ),
-      addChunk: db.prepare('INSERT INTO snapshot_chunks (list, snapshot, chunk, chunks, count) VALUES (?, ?, ?, ?, ?)'),
-      clearChunks: db.prepare('DELETE FROM snapshot_chunks WHERE list = ?'),
-      lastOpened: db.prepare<[string], number>('SELECT opened_at_ms FROM passback WHERE handle = unhex(?)').pluck(),
-      setOpened: db.prepare('INSERT OR REPLACE INTO passback (handle, opened_at_ms) VALUES (unhex(?), ?)'),
-      prunePassback: db.prepare('DELETE FROM passback WHERE opened_at_ms < ?'),
-      appendEvent: db.prepare('INSERT INTO outbox (ts_ms, event) VALUES (?, ?)'),
-      pending: db.prepare<[number, number], { seq: number; event: string }>(
-        'SELECT seq, event FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?',
-      ),
-      ack: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
-      outboxStats: db.prepare<[], { depth: number; oldest: number | null; first: number | null }>(
-        'SELECT count(*) AS depth, min(ts_ms) AS oldest, min(seq) AS first FROM outbox',
-      ),
-      lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").pluck(),
-      getCtr: db.prepare<[string], number>('SELECT ctr FROM cmd_counters WHERE kid = ?').pluck(),
-      setCtr: db.prepare('INSERT OR REPLACE INTO cmd_counters (kid, ctr) VALUES (?, ?)'),
-    };
+    this.q = prepareQueries(db);
+    this.files = options.readonly ? null : new StoreFiles(join(dataDir, DB_FILE));
+    this.mark = options.readonly ? null : new SeqMark(dataDir);
   }
 
   static open(dataDir: string, options: StoreOptions = {}): GateStore {
+    if (options.readonly) {
+      // Dry runs and read-only views: no journal-mode change, no migration, no file created.
+      const db = new Database(join(dataDir, DB_FILE), { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 5000 });
+      return new GateStore(db, dataDir, options);
+    }
     mkdirSync(dataDir, { recursive: true });
-    const db = new Database(join(dataDir, DB_FILE), { timeout: options.busyTimeoutMs ?? 5000 });
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
-    db.pragma('foreign_keys = ON');
-    migrate(db);
-    return new GateStore(db);
+    const store = new GateStore(connect(dataDir, options), dataDir, options);
+    store.raiseSeqFloor();
+    return store;
   }
 
   close(): void {
+    if (this.watch) clearInterval(this.watch);
+    this.watch = null;
     this.db.close();
+  }
+
+  /** The data directory this store lives in. */
+  directory(): string {
+    return this.dataDir;
+  }
+
+  // --- the files under the connection (defect 15) -----------------------------------------------
+
+  private watch: NodeJS.Timeout | null = null;
+  private gap: { from: number; to: number } | null = null;
+
+  /**
+   * When the outbox counter was found below the high-water mark at open (a lost WAL, a salvaged
+   * store): the seqs it skipped. Null when nothing was skipped.
+   */
+  seqGapAtOpen(): { from: number; to: number } | null {
+    return this.gap;
+  }
+
+  /** Called (synchronously) after the store healed itself from a deleted or replaced file. */
+  onFilesHealed(listener: (healed: HealedFiles) => void): void {
+    this.healedListeners.push(listener);
+  }
+
+  /** Checks the files every `intervalMs` as well as before every commit; errors go to `onError`. */
+  watchFiles(intervalMs: number, onError: (err: unknown) => void): void {
+    if (this.watch || !this.files) return;
+    this.watch = setInterval(() => {
+      try {
+        this.checkFiles();
+      } catch (err) {
+        onError(err);
+      }
+    }, intervalMs);
+    this.watch.unref();
+  }
+
+  /**
+   * Are `passgate.db` and `passgate.db-wal` on disk still the files this connection writes? When one
+   * was deleted or replaced, the connection still holds the unlinked file: everything it holds is
+   * written back to the path (a checkpoint into the database, or a full copy when the database file
+   * itself went), the connection is reopened on the paths, and listeners hear of it.
+   */
+  checkFiles(): HealedFiles | null {
+    if (!this.files) return null;
+    const lost = this.files.lost();
+    if (lost.length === 0) return null;
+    const dbPath = join(this.dataDir, DB_FILE);
+    const lastSeq = this.outboxStats().lastSeq;
+    if (lost.includes(DB_FILE)) {
+      const rescue = `${dbPath}.rescue`;
+      rmSync(rescue, { force: true });
+      this.db.prepare('VACUUM INTO ?').run(rescue);
+      this.db.close();
+      renameSync(rescue, dbPath);
+      for (const f of [WAL_FILE, SHM_FILE]) rmSync(join(this.dataDir, f), { force: true });
+    } else {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.close();
+    }
+    this.db = connect(this.dataDir, this.options);
+    this.q = prepareQueries(this.db);
+    this.syncQ = undefined;
+    this.files.adopt();
+    // Whatever happened, the counter never goes below what was handed out.
+    this.mark?.raise(lastSeq);
+    this.raiseSeqFloor();
+    const healed = { lost, lastSeq };
+    for (const l of this.healedListeners) l(healed);
+    return healed;
+  }
+
+  /** Raises the outbox counter to the high-water mark if it is below (remembering the gap). */
+  private raiseSeqFloor(): void {
+    const mark = this.mark?.get() ?? 0;
+    const last = (this.q.lastSeq.get() as number | undefined) ?? 0;
+    if (mark <= last) return;
+    this.db.transaction(() => {
+      if (this.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'outbox'").run(mark).changes === 0) {
+        this.db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('outbox', ?)").run(mark);
+      }
+    }).immediate();
+    this.gap = { from: last + 1, to: mark };
   }
 
   // --- identity -------------------------------------------------------------------------------
@@ -147,6 +208,24 @@ export class GateStore implements ListReader, PassbackReader {
       }
       this.q.setMeta.run('identity', JSON.stringify(identity));
     }).immediate();
+  }
+
+  /**
+   * Fills a FRESH store with what could be read from a damaged one (repair): the identity, the
+   * command counters (replay protection must survive), settings and session counter, and the
+   * outbox events under their own seqs; the counter then continues above `floorSeq`. Trust, policy
+   * and lists are not restored: they come again from the backend.
+   */
+  restore(salvage: Salvage): void {
+    this.db.transaction(() => {
+      if (this.q.getMeta.get('identity') !== undefined) throw new PassgateError('ALREADY_INITIALISED', 'restore needs a fresh store');
+      for (const [key, value] of salvage.meta) this.q.setMeta.run(key, value);
+      for (const [kid, ctr] of salvage.counters) this.q.setCtr.run(kid, ctr);
+      const put = this.db.prepare('INSERT INTO outbox (seq, ts_ms, event) VALUES (?, ?, ?)');
+      for (const e of salvage.events) put.run(e.seq, e.tsMs, e.event);
+    }).immediate();
+    this.mark?.raise(salvage.floorSeq);
+    this.raiseSeqFloor();
   }
 
   // --- trust bundle and policy ------------------------------------------------------------------
@@ -261,6 +340,7 @@ export class GateStore implements ListReader, PassbackReader {
    * transaction. Returns the event's seq. The relay may act only after this returns.
    */
   recordEvent(event: Record<string, unknown>, tsMs: number, openedHandle: string | null = null): number {
+    this.checkFiles();
     return this.db.transaction(() => {
       const seq = Number(this.q.appendEvent.run(tsMs, JSON.stringify(event)).lastInsertRowid);
       if (openedHandle) this.q.setOpened.run(openedHandle, tsMs);
@@ -268,12 +348,29 @@ export class GateStore implements ListReader, PassbackReader {
     }).immediate();
   }
 
+  /**
+   * Events after `afterSeq`, for sending: the high-water mark is raised to the last one BEFORE they
+   * are handed out. When the mark cannot be written (disk full), nothing is handed out.
+   */
   pendingEvents(afterSeq: number, limit: number): OutboxRow[] {
-    return this.q.pending.all(afterSeq, limit).map((r) => ({ seq: r.seq, event: { seq: r.seq, ...JSON.parse(r.event) } }));
+    const rows = this.q.pending.all(afterSeq, limit);
+    if (rows.length > 0 && this.mark) {
+      try {
+        this.mark.raise(rows[rows.length - 1]!.seq);
+      } catch {
+        return [];
+      }
+    }
+    return rows.map((r) => ({ seq: r.seq, event: { seq: r.seq, ...JSON.parse(r.event) } }));
   }
 
   /** The backend has stored everything up to `seq`: those events may go. Returns how many went. */
   ackUpTo(seq: number): number {
+    try {
+      this.mark?.raise(Math.min(seq, this.outboxStats().lastSeq));
+    } catch {
+      /* acked seqs were sent first, so the mark already covers them */
+    }
     return this.q.ack.run(seq).changes;
   }
 
@@ -300,7 +397,7 @@ export class GateStore implements ListReader, PassbackReader {
 
   // --- sync support (sync/**): session counter, settings, look-up cache, outbox retention ----------
 
-  private syncQ?: ReturnType<GateStore['prepareSync']>;
+  private syncQ?: ReturnType<GateStore['prepareSync']> | undefined;
 
   private prepareSync() {
     const db = this.db;
@@ -400,6 +497,54 @@ export class GateStore implements ListReader, PassbackReader {
   }
 }
 
+function connect(dataDir: string, options: StoreOptions): Database.Database {
+  const db = new Database(join(dataDir, DB_FILE), { timeout: options.busyTimeoutMs ?? 5000 });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** The identity (device, inode) of the database and its WAL as this connection opened them. */
+class StoreFiles {
+  private ids = new Map<string, string | null>();
+
+  constructor(private readonly dbPath: string) {
+    this.adopt();
+  }
+
+  adopt(): void {
+    this.ids.set(DB_FILE, fileId(this.dbPath));
+    this.ids.set(WAL_FILE, fileId(`${this.dbPath}-wal`));
+  }
+
+  /** Names of the files that are no longer the ones adopted (a WAL that first appears is adopted). */
+  lost(): string[] {
+    const lost: string[] = [];
+    for (const [name, id] of this.ids) {
+      const now = fileId(name === DB_FILE ? this.dbPath : `${this.dbPath}-wal`);
+      if (id === null) this.ids.set(name, now);
+      else if (now !== id) lost.push(name);
+    }
+    return lost;
+  }
+}
+
+function fileId(path: string): string | null {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
 function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version >= MIGRATIONS.length) return;
@@ -425,4 +570,68 @@ function sortedEntries(put: readonly WireEntry[]): WireEntry[] {
 
 function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+type Queries = ReturnType<typeof prepareQueries>;
+
+function prepareQueries(db: Database.Database) {
+  return {
+    getMeta: db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck(),
+    setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    getDoc: db.prepare<[string], { version: number; payload: string; updated_at_ms: number }>(
+      'SELECT version, payload, updated_at_ms FROM documents WHERE kind = ?',
+    ),
+    docVersion: db.prepare<[string], number>('SELECT version FROM documents WHERE kind = ?').pluck(),
+    putDoc: db.prepare(
+      'INSERT INTO documents (kind, version, payload, updated_at_ms) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT(kind) DO UPDATE SET version = excluded.version, payload = excluded.payload, updated_at_ms = excluded.updated_at_ms',
+    ),
+    listMeta: db.prepare<[string], { version: number; updated_at_ms: number | null }>(
+      'SELECT version, updated_at_ms FROM list_meta WHERE name = ?',
+    ),
+    setListMeta: db.prepare('UPDATE list_meta SET version = ?, updated_at_ms = ? WHERE name = ?'),
+    entry: {
+      tokens: db.prepare<[string], ListEntry>('SELECT s, at, until FROM list_tokens WHERE k = unhex(?)'),
+      holders: db.prepare<[string], ListEntry>('SELECT s, at, until FROM list_holders WHERE k = unhex(?)'),
+    },
+    put: {
+      tokens: db.prepare('INSERT OR REPLACE INTO list_tokens (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
+      holders: db.prepare('INSERT OR REPLACE INTO list_holders (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
+    },
+    del: {
+      tokens: db.prepare('DELETE FROM list_tokens WHERE k = unhex(?)'),
+      holders: db.prepare('DELETE FROM list_holders WHERE k = unhex(?)'),
+    },
+    stagePut: {
+      tokens: db.prepare('INSERT OR REPLACE INTO stage_tokens (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
+      holders: db.prepare('INSERT OR REPLACE INTO stage_holders (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
+    },
+    stageCount: {
+      tokens: db.prepare('SELECT count(*) FROM stage_tokens').pluck(),
+      holders: db.prepare('SELECT count(*) FROM stage_holders').pluck(),
+    },
+    listCount: {
+      tokens: db.prepare('SELECT count(*) FROM list_tokens').pluck(),
+      holders: db.prepare('SELECT count(*) FROM list_holders').pluck(),
+    },
+    stagedChunks: db.prepare<[string], { snapshot: number; chunk: number; chunks: number; count: number }>(
+      'SELECT snapshot, chunk, chunks, count FROM snapshot_chunks WHERE list = ?',
+    ),
+    addChunk: db.prepare('INSERT INTO snapshot_chunks (list, snapshot, chunk, chunks, count) VALUES (?, ?, ?, ?, ?)'),
+    clearChunks: db.prepare('DELETE FROM snapshot_chunks WHERE list = ?'),
+    lastOpened: db.prepare<[string], number>('SELECT opened_at_ms FROM passback WHERE handle = unhex(?)').pluck(),
+    setOpened: db.prepare('INSERT OR REPLACE INTO passback (handle, opened_at_ms) VALUES (unhex(?), ?)'),
+    prunePassback: db.prepare('DELETE FROM passback WHERE opened_at_ms < ?'),
+    appendEvent: db.prepare('INSERT INTO outbox (ts_ms, event) VALUES (?, ?)'),
+    pending: db.prepare<[number, number], { seq: number; event: string }>(
+      'SELECT seq, event FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?',
+    ),
+    ack: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
+    outboxStats: db.prepare<[], { depth: number; oldest: number | null; first: number | null }>(
+      'SELECT count(*) AS depth, min(ts_ms) AS oldest, min(seq) AS first FROM outbox',
+    ),
+    lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").pluck(),
+    getCtr: db.prepare<[string], number>('SELECT ctr FROM cmd_counters WHERE kid = ?').pluck(),
+    setCtr: db.prepare('INSERT OR REPLACE INTO cmd_counters (kid, ctr) VALUES (?, ?)'),
+  };
 }
