@@ -10,7 +10,8 @@
  * `passgate repair` call the same two functions the service calls at start.
  */
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DB_FILE, GateStore, SHM_FILE, WAL_FILE, type Salvage } from './store.js';
 import { readSeqMark } from './seq-mark.js';
@@ -135,8 +136,9 @@ function salvageStore(dataDir: string): { salvage: Salvage; meta: [string, strin
   const salvage: Salvage = { meta: [], counters: [], events: [], floorSeq: readSeqMark(dataDir) };
   let unreadable = 0;
   let db: Database.Database | null = null;
+  const source = readableCopy(dataDir);
   try {
-    db = new Database(join(dataDir, DB_FILE), { readonly: true, fileMustExist: true });
+    db = new Database(source.path, { readonly: true, fileMustExist: true });
     const d = db;
     const attempt = <T>(fn: () => T, fallback: T): T => {
       try {
@@ -182,8 +184,41 @@ function salvageStore(dataDir: string): { salvage: Salvage; meta: [string, strin
     /* not even openable: nothing but the seq mark survives */
   } finally {
     db?.close();
+    source.dispose();
   }
   return { salvage, meta: salvage.meta, unreadable };
+}
+
+/**
+ * A truncated file is shorter than its header says, and SQLite then refuses even its schema: salvage
+ * reads a copy padded with zero pages to the declared size (the WAL copied beside it), so every page
+ * that is still there can be read. Other files are read in place.
+ */
+function readableCopy(dataDir: string): { path: string; dispose(): void } {
+  const path = join(dataDir, DB_FILE);
+  const inPlace = { path, dispose: () => {} };
+  try {
+    const header = Buffer.alloc(100);
+    const fd = openSync(path, 'r');
+    let size: number;
+    try {
+      readSync(fd, header, 0, 100, 0);
+      size = fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+    const pageSize = header.readUInt16BE(16) === 1 ? 65_536 : header.readUInt16BE(16);
+    const declared = header.readUInt32BE(28) * pageSize;
+    if (!(pageSize >= 512 && declared > size)) return inPlace;
+    const dir = mkdtempSync(join(tmpdir(), 'passgate-salvage-'));
+    const copy = join(dir, DB_FILE);
+    copyFileSync(path, copy);
+    truncateSync(copy, declared);
+    if (existsSync(join(dataDir, WAL_FILE))) copyFileSync(join(dataDir, WAL_FILE), join(dir, WAL_FILE));
+    return { path: copy, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch {
+    return inPlace;
+  }
 }
 
 function isEventText(text: unknown): boolean {
@@ -207,7 +242,7 @@ export function describeStoreError(e: unknown, dataDir: string): { code: 'STORE_
   const code = String((e as { code?: unknown })?.code ?? '');
   const why = oneLine(e);
   if (isCorruption(e)) return { code: 'STORE_CORRUPT', message: `the store in ${dataDir} is damaged (${why}): \`passgate repair --data-dir ${dataDir}\`` };
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return { code: 'DISK_FULL', message: `no space left on the device holding ${dataDir} (${why})` };
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code.startsWith('SQLITE_IOERR_SHM')) return { code: 'DISK_FULL', message: `no space left on the device holding ${dataDir} (${why})` };
   if (code.startsWith('SQLITE_READONLY') || code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code.startsWith('SQLITE_CANTOPEN')) {
     return { code: 'STORE_READ_ONLY', message: `${dataDir} cannot be written (${why}): check its owner, mode and mount` };
   }

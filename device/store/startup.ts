@@ -106,17 +106,18 @@ export function openServiceStore(o: { dataDir: string; durability: StoreOptions[
 function repairOrStop(o: { dataDir: string; clock: Clock; log: StoreLog }, check: IntegrityReport): void {
   const reason = check.problems.join('; ');
   o.log.error({ problems: check.problems }, `store ${o.dataDir}/${DB_FILE} is damaged: setting it aside and rebuilding it`);
+  let r: ReturnType<typeof repairStore>;
   try {
-    const r = repairStore(o.dataDir, { clock: o.clock, reason });
+    r = repairStore(o.dataDir, { clock: o.clock, reason });
     rmSync(join(o.dataDir, DAMAGE_MARKER), { force: true });
-    if (!r.identity) stop(o.log, EXIT_CONFIG, `the damaged store held no readable identity (set aside as ${r.setAside[0]}): run \`passgate init\` again`);
-    o.log.warn(
-      { setAside: r.setAside, salvaged: r.salvaged, unreadable: r.unreadable, floorSeq: r.floorSeq },
-      'store rebuilt: events salvaged, trust, policy and lists will be synced again from the backend',
-    );
   } catch (e) {
     stop(o.log, EXIT_STORE, `the damaged store could not be rebuilt: ${describeStoreError(e, o.dataDir).message}`);
   }
+  if (!r.identity) stop(o.log, EXIT_CONFIG, `the damaged store held no readable identity (set aside as ${r.setAside[0]}): run \`passgate init\` again`);
+  o.log.warn(
+    { setAside: r.setAside, salvaged: r.salvaged, unreadable: r.unreadable, floorSeq: r.floorSeq },
+    'store rebuilt: events salvaged, trust, policy and lists will be synced again from the backend',
+  );
 }
 
 /** Alarm events for a seq gap found at open and for files healed while running; a periodic file check. */

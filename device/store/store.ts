@@ -4,7 +4,8 @@
  * processes racing on one data directory cannot both apply the same update.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassgateError } from '../core/errors.js';
 import { classifyDelta, type DeltaVerdict, type ListDelta, type SnapshotChunk, type WireEntry } from '../core/lists.js';
@@ -95,8 +96,26 @@ export class GateStore implements ListReader, PassbackReader {
   static open(dataDir: string, options: StoreOptions = {}): GateStore {
     if (options.readonly) {
       // Dry runs and read-only views: no journal-mode change, no migration, no file created.
-      const db = new Database(join(dataDir, DB_FILE), { readonly: true, fileMustExist: true, timeout: options.busyTimeoutMs ?? 5000 });
-      return new GateStore(db, dataDir, options);
+      const path = join(dataDir, DB_FILE);
+      const timeout = options.busyTimeoutMs ?? 5000;
+      try {
+        const db = new Database(path, { readonly: true, fileMustExist: true, timeout });
+        db.prepare('SELECT count(*) FROM meta').get();
+        return new GateStore(db, dataDir, options);
+      } catch (e) {
+        // A WAL database needs its -shm file, which a read-only directory or a full disk cannot hold: read a
+        // private copy of the database (and its WAL) instead; it is removed when the store closes.
+        const code = String((e as { code?: unknown }).code ?? '');
+        if (!/^SQLITE_(CANTOPEN|READONLY|IOERR_SHM|FULL)/.test(code)) throw e;
+        const copyDir = mkdtempSync(join(tmpdir(), 'passgate-ro-'));
+        copyFileSync(path, join(copyDir, DB_FILE));
+        if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, join(copyDir, WAL_FILE));
+        const db = new Database(join(copyDir, DB_FILE), { readonly: true, fileMustExist: true, timeout });
+        const store = new GateStore(db, dataDir, options);
+        store.cleanup = () => rmSync(copyDir, { recursive: true, force: true });
+        return store;
+        return new GateStore(db, dataDir, options);
+      }
     }
     mkdirSync(dataDir, { recursive: true });
     const store = new GateStore(connect(dataDir, options), dataDir, options);
@@ -108,7 +127,10 @@ export class GateStore implements ListReader, PassbackReader {
     if (this.watch) clearInterval(this.watch);
     this.watch = null;
     this.db.close();
+    this.cleanup();
   }
+
+  private cleanup: () => void = () => {};
 
   /** The data directory this store lives in. */
   directory(): string {
