@@ -5,12 +5,11 @@
  * backend exactly once. Nothing lost.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { makeBackend, removeTempDirs, waitFor } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { GateStore } from '../../device/store/store.js';
-import { isDecision, isReady, makeFaultGate, num, report, sleep, spawnService, type FaultGate } from './harness.js';
+import { isDecision, isReady, makeFaultGate, num, report, sleep, scannerCable, spawnService, type FaultGate } from './harness.js';
 
 const OUTAGE_MS = num('FAULT_OUTAGE_MS', 3000, 600_000);
 let broker: Mosquitto | undefined;
@@ -32,10 +31,10 @@ describe('fault: broker outage under scans', () => {
     await backend.start();
     const svc = await spawnService(g.configFile);
     await svc.waitLog(isReady, 'ready');
-    const scanner = openSync(g.pty.b, 'w');
+    const scanner = scannerCable(g);
     let scans = 0;
     const stream = setInterval(() => {
-      writeSync(scanner, `${g.code()}\r\n`);
+      scanner.write(g.code());
       scans++;
     }, 250);
     try {
@@ -61,7 +60,7 @@ describe('fault: broker outage under scans', () => {
       expect(backend.cursor('out1').conflicts).toBe(0);
     } finally {
       clearInterval(stream);
-      closeSync(scanner);
+      scanner.close();
     }
     svc.proc.kill('SIGTERM');
     expect((await svc.exited).code).toBe(0);

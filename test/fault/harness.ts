@@ -5,7 +5,7 @@
  * into the long ones.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GateStore } from '../../device/store/store.js';
@@ -191,6 +191,25 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A line of a Node stack trace ("    at fn (file:line:col)"): never shown to a person. */
 export const STACK = /^\s+at .+:\d+:\d+\)?$/m;
+
+/**
+ * The far end of the scanner's cable, non-blocking: while the service restarts nobody reads the pty,
+ * and a blocking write would stall the test itself. Returns false when the line did not fit.
+ */
+export function scannerCable(g: FaultGate): { write(line: string): boolean; close(): void } {
+  const fd = openSync(g.pty.b, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  return {
+    write(line) {
+      try {
+        writeSync(fd, `${line}\r\n`);
+        return true;
+      } catch {
+        return false; // EAGAIN: the pty buffer is full
+      }
+    },
+    close: () => closeSync(fd),
+  };
+}
 
 /** Figures of a run: printed, and appended as a JSON line to $FAULT_REPORT when set (npm run soak). */
 export function report(name: string, figures: Record<string, unknown>): void {

@@ -5,10 +5,9 @@
  * run time) and only ever connects to 127.0.0.1.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { freePort } from '../helpers/mosquitto.js';
-import { isDecision, isReady, makeFaultGate, num, relayWatch, report, sleep, spawnService, type FaultGate } from './harness.js';
+import { isDecision, isReady, makeFaultGate, num, relayWatch, report, sleep, scannerCable, spawnService, type FaultGate } from './harness.js';
 
 const SOCKETS = num('FAULT_HOSTILE', 2000, 2000);
 const SCANS = num('FAULT_HOSTILE_SCANS', 5, 30);
@@ -46,17 +45,17 @@ describe('fault: hostile connections to the guard console', () => {
       ),
     );
     const watch = relayWatch(() => g.relayValue());
-    const scanner = openSync(g.pty.b, 'w');
+    const scanner = scannerCable(g);
     const started = performance.now();
     try {
       for (let i = 0; i < SCANS; i++) {
-        writeSync(scanner, `${g.code()}\r\n`);
+        scanner.write(g.code());
         await svc.waitLog((l) => isDecision(l) && svc.logs.filter(isDecision).length >= i + 1, `decision ${i + 1}`, 15_000);
         for (const s of sockets) if (!s.destroyed && s.writable) s.write('a');
         await sleep(1200); // one pass at a time: passageTimeoutMs is 1000
       }
     } finally {
-      closeSync(scanner);
+      scanner.close();
     }
     const maxRelayOnMs = watch.stop();
     const decisions = svc.logs.filter(isDecision);

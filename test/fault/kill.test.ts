@@ -5,9 +5,8 @@
  * at its safe level after each restart. CI: 3 kills; `npm run soak`: FAULT_KILLS (default 100).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { GateStore } from '../../device/store/store.js';
-import { isDecision, isReady, makeFaultGate, num, relayWatch, report, sleep, spawnService, type FaultGate } from './harness.js';
+import { isDecision, isReady, makeFaultGate, num, relayWatch, report, scannerCable, sleep, spawnService, type FaultGate } from './harness.js';
 
 const KILLS = num('FAULT_KILLS', 3, 100);
 let gate: FaultGate | undefined;
@@ -17,7 +16,7 @@ describe('fault: SIGKILL under scans', () => {
   it(`keeps every seq exactly once and releases the relay after each of ${KILLS} kills`, { timeout: 60_000 + KILLS * 6_000 }, async () => {
     gate = await makeFaultGate();
     const g = gate;
-    const scanner = openSync(g.pty.b, 'w');
+    const scanner = scannerCable(g);
     const logged = new Map<number, string | null>();
     const reused: number[] = [];
     const restartMs: number[] = [];
@@ -38,12 +37,7 @@ describe('fault: SIGKILL under scans', () => {
           break;
         }
         const stream = setInterval(() => {
-          try {
-            writeSync(scanner, `${g.code()}\r\n`);
-            scans++;
-          } catch {
-            /* the pty is busy: the next tick writes */
-          }
+          if (scanner.write(g.code())) scans++;
         }, 60);
         await sleep(300 + Math.random() * 1200);
         svc.proc.kill('SIGKILL');
@@ -53,7 +47,7 @@ describe('fault: SIGKILL under scans', () => {
         collect(svc.logs);
       }
     } finally {
-      closeSync(scanner);
+      scanner.close();
     }
     const maxRelayOnMs = watch.stop();
 
