@@ -3,7 +3,8 @@
  *
  * checkStoreIntegrity() runs SQLite's own checks on a read-only connection: `quick_check` (page
  * structure, free list, record formats) on every table, or on the small ones only when the caller
- * checks the big list tables in the background. repairStore() sets the damaged files aside under a
+ * checks the big list tables in the background; and, since SQLite keeps no checksum of content,
+ * recomputes each list's content digest (list-digest.ts) and compares it with the one kept. repairStore() sets the damaged files aside under a
  * timestamped name, salvages what can still be read (identity, command counters, settings, every
  * readable outbox event under its own seq) into a fresh store whose seqs continue above the highest
  * ever handed out, and leaves trust, policy and lists to the next sync. `passgate doctor` and
@@ -15,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DB_FILE, GateStore, SHM_FILE, WAL_FILE, type Salvage } from './store.js';
 import { readSeqMark } from './seq-mark.js';
+import { digestOf } from './list-digest.js';
 import { baseEvent } from '../events.js';
 import type { Clock } from '../core/ports.js';
 
@@ -46,11 +48,15 @@ export function checkStoreIntegrity(dataDir: string, o: { scope?: IntegrityRepor
     const pragma = o.thorough ? 'integrity_check' : 'quick_check';
     const run = (table?: string) =>
       (db!.prepare(`PRAGMA ${pragma}${table ? `(${table})` : ''}`).pluck().all() as string[]).filter((r) => r !== 'ok');
-    if (scope === 'full') return done(run());
+    if (scope === 'full') {
+      const problems = run();
+      return done(problems.length ? problems : listDigestProblems(db));
+    }
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];
     const listTables = new Set<string>(LIST_TABLES);
     const chosen = tables.filter((t) => (scope === 'list-tables') === listTables.has(t));
     const problems = chosen.flatMap((t) => run(t));
+    if (scope === 'list-tables' && problems.length === 0) problems.push(...listDigestProblems(db));
     // The schema the gate needs must be there and readable.
     if (scope === 'small-tables') {
       for (const t of ['meta', 'outbox', 'list_meta', 'documents']) if (!tables.includes(t)) problems.push(`table ${t} is missing`);
@@ -62,6 +68,23 @@ export function checkStoreIntegrity(dataDir: string, o: { scope?: IntegrityRepor
   } finally {
     db?.close();
   }
+}
+
+/**
+ * Recomputes each list's content digest from its table and compares it with the one kept beside it:
+ * a flipped byte inside an entry passes SQLite's own checks but not this.
+ */
+function listDigestProblems(db: Database.Database): string[] {
+  const problems: string[] = [];
+  const columns = db.prepare("SELECT name FROM pragma_table_info('list_meta')").pluck().all() as string[];
+  if (!columns.includes('digest')) return problems;
+  for (const list of ['tokens', 'holders'] as const) {
+    const kept = db.prepare('SELECT digest FROM list_meta WHERE name = ?').pluck().get(list) as Buffer | null | undefined;
+    if (!kept) continue; // not tracked
+    const rows = db.prepare(`SELECT k, s, at, until FROM list_${list}`).raw().iterate() as Iterable<[Uint8Array, number, number, number]>;
+    if (!digestOf(rows).equals(kept)) problems.push(`list ${list}: content does not match its digest (entries were altered on disk)`);
+  }
+  return problems;
 }
 
 /** Should the list tables be checked in the background (the file is big)? */

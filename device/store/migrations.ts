@@ -33,4 +33,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, event TEXT NOT NULL);
   CREATE TABLE cmd_counters (kid TEXT PRIMARY KEY, ctr INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  `
+  -- A content digest per list (XOR of a hash of every entry, device/store/list-digest.ts): SQLite
+  -- checks page structure, not content. NULL: not tracked (a list filled before this migration).
+  ALTER TABLE list_meta ADD COLUMN digest BLOB;
+  UPDATE list_meta SET digest = zeroblob(16) WHERE name = 'tokens' AND NOT EXISTS (SELECT 1 FROM list_tokens);
+  UPDATE list_meta SET digest = zeroblob(16) WHERE name = 'holders' AND NOT EXISTS (SELECT 1 FROM list_holders);
+  `,
 ];

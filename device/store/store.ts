@@ -13,6 +13,7 @@ import type { ListReader, PassbackReader } from '../core/ports.js';
 import type { ListEntry, ListMeta, ListName } from '../core/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { SeqMark } from './seq-mark.js';
+import { EMPTY_DIGEST, entryDigest, xorInto } from './list-digest.js';
 
 export const DB_FILE = 'passgate.db';
 export const WAL_FILE = `${DB_FILE}-wal`;
@@ -297,11 +298,20 @@ export class GateStore implements ListReader, PassbackReader {
       const verdict = classifyDelta(held, delta);
       if (verdict !== 'apply') return verdict;
       const put = this.q.put[delta.list];
-      const del = this.q.del[delta.list];
+      const take = this.q.take[delta.list];
+      const digest = this.q.getDigest.get(delta.list) ?? null;
       // Sorted inserts touch each B-tree page once instead of at random: ~9× faster on big deltas.
-      for (const e of sortedEntries(delta.put)) put.run(e[0], e[1], e[2], e[3]);
-      for (const k of delta.del) del.run(k);
+      for (const e of sortedEntries(delta.put)) {
+        if (digest) this.unhash(digest, e[0], take.get(e[0]));
+        put.run(e[0], e[1], e[2], e[3]);
+        if (digest) xorInto(digest, entryDigest(Buffer.from(e[0], 'hex'), e[1], e[2], e[3]));
+      }
+      for (const k of delta.del) {
+        const old = take.get(k);
+        if (digest) this.unhash(digest, k, old);
+      }
       this.q.setListMeta.run(delta.to, nowMs, delta.list);
+      if (digest) this.q.setDigest.run(digest, delta.list);
       return verdict;
     }).immediate();
   }
@@ -327,7 +337,15 @@ export class GateStore implements ListReader, PassbackReader {
         throw new PassgateError('BAD_ENCODING', 'snapshot chunks disagree on chunks or count');
       }
       const stagePut = this.q.stagePut[list];
-      for (const e of sortedEntries(chunk.put)) stagePut.run(e[0], e[1], e[2], e[3]);
+      const stageTake = this.q.stageTake[list];
+      const stagedDigest = this.q.getMeta.get(`stage_digest:${list}`);
+      const digest = sameSnapshot.length === 0 ? EMPTY_DIGEST() : stagedDigest === undefined || stagedDigest === '' ? null : Buffer.from(stagedDigest, 'hex');
+      for (const e of sortedEntries(chunk.put)) {
+        if (digest) this.unhash(digest, e[0], stageTake.get(e[0]));
+        stagePut.run(e[0], e[1], e[2], e[3]);
+        if (digest) xorInto(digest, entryDigest(Buffer.from(e[0], 'hex'), e[1], e[2], e[3]));
+      }
+      this.q.setMeta.run(`stage_digest:${list}`, digest ? digest.toString('hex') : '');
       this.q.addChunk.run(list, chunk.snapshot, chunk.chunk, chunk.chunks, chunk.count);
       const received = sameSnapshot.length + 1;
       if (received < chunk.chunks) return { state: 'staged', received, chunks: chunk.chunks };
@@ -342,12 +360,19 @@ export class GateStore implements ListReader, PassbackReader {
         CREATE TABLE stage_${list} (k BLOB PRIMARY KEY, s INTEGER NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;`);
       this.q.clearChunks.run(list);
       this.q.setListMeta.run(chunk.snapshot, nowMs, list);
+      this.q.setDigest.run(digest, list);
       return { state: 'swapped', version: chunk.snapshot, count: entries };
     }).immediate();
   }
 
+  /** Takes an old entry's hash out of a digest (nothing when there was none). */
+  private unhash(digest: Buffer, hexKey: string, old: { s: number; at: number; until: number } | undefined): void {
+    if (old) xorInto(digest, entryDigest(Buffer.from(hexKey, 'hex'), old.s, old.at, old.until));
+  }
+
   private clearStage(list: ListName): void {
     this.db.exec(`DELETE FROM stage_${list}`);
+    this.q.setMeta.run(`stage_digest:${list}`, EMPTY_DIGEST().toString('hex'));
     this.q.clearChunks.run(list);
   }
 
@@ -469,7 +494,17 @@ export class GateStore implements ListReader, PassbackReader {
    * snapshot overrides it as usual. Returns whether the entry was written.
    */
   cacheHolder(handle: string, s: ListEntry['s'], at: number, until: number): boolean {
-    return this.sq.cacheHolder.run(handle, s, at, until).changes > 0;
+    return this.db.transaction(() => {
+      const old = this.entry('holders', handle);
+      if (this.sq.cacheHolder.run(handle, s, at, until).changes === 0) return false;
+      const digest = this.q.getDigest.get('holders') ?? null;
+      if (digest) {
+        this.unhash(digest, handle, old);
+        xorInto(digest, entryDigest(Buffer.from(handle, 'hex'), s, at, until));
+        this.q.setDigest.run(digest, 'holders');
+      }
+      return true;
+    }).immediate();
   }
 
   /**
@@ -624,6 +659,17 @@ function prepareQueries(db: Database.Database) {
       tokens: db.prepare('DELETE FROM list_tokens WHERE k = unhex(?)'),
       holders: db.prepare('DELETE FROM list_holders WHERE k = unhex(?)'),
     },
+    /** Deletes an entry and returns it: the old value leaves the list digest in the same step. */
+    take: {
+      tokens: db.prepare<[string], { s: number; at: number; until: number }>('DELETE FROM list_tokens WHERE k = unhex(?) RETURNING s, at, until'),
+      holders: db.prepare<[string], { s: number; at: number; until: number }>('DELETE FROM list_holders WHERE k = unhex(?) RETURNING s, at, until'),
+    },
+    stageTake: {
+      tokens: db.prepare<[string], { s: number; at: number; until: number }>('DELETE FROM stage_tokens WHERE k = unhex(?) RETURNING s, at, until'),
+      holders: db.prepare<[string], { s: number; at: number; until: number }>('DELETE FROM stage_holders WHERE k = unhex(?) RETURNING s, at, until'),
+    },
+    getDigest: db.prepare<[string], Buffer | null>('SELECT digest FROM list_meta WHERE name = ?').pluck(),
+    setDigest: db.prepare('UPDATE list_meta SET digest = ? WHERE name = ?'),
     stagePut: {
       tokens: db.prepare('INSERT OR REPLACE INTO stage_tokens (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
       holders: db.prepare('INSERT OR REPLACE INTO stage_holders (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
