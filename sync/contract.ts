@@ -281,7 +281,22 @@ const statusSchema = compileSchema<StatusPayload>('status', {
     gate: { type: ['string', 'null'] },
     outbox: { type: 'object', properties: { depth: seq, lastSeq: seq, publisher: counters([]) } },
     commands: counters([]),
-    hardware: { type: ['object', 'null'], properties: { gate: { type: 'object' }, health: { type: 'object' } } },
+    hardware: {
+      type: ['object', 'null'],
+      required: ['gate', 'health'],
+      properties: {
+        gate: {
+          type: 'object',
+          required: ['phase', 'relay'],
+          properties: {
+            phase: { enum: ['start', 'idle', 'pulse', 'passage', 'settle', 'alarm', 'stopped'] },
+            relay: { enum: ['active', 'inactive'] },
+            indicator: { enum: ['off', 'ready', 'open', 'alarm', 'deny', 'hold', 'busy'] },
+          },
+        },
+        health: { type: 'object', additionalProperties: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } } },
+      },
+    },
   },
 });
 
@@ -367,8 +382,14 @@ export function isEventsDropped(e: WireEvent): e is EventsDroppedEvent & { seq: 
  * test/sync/contract-doc.test.ts checks that docs/mqtt-api.md names each one and that its examples
  * use no other. `'*'` stands for the keys of a map (counts by code, parts by name).
  */
-export type Fields<T> = { readonly [K in keyof T]-?: true | Fields<NonNullable<T[K]>> | { readonly '*': true | FieldsOfMap<NonNullable<T[K]>> } };
-type FieldsOfMap<M> = M extends Record<string, infer V> ? Fields<V> : never;
+export type Fields<T> = { readonly [K in keyof T]-?: true | Inner<NonNullable<T[K]>> };
+type Inner<V> = V extends readonly unknown[]
+  ? never
+  : V extends object
+    ? string extends keyof V
+      ? { readonly '*': true | Inner<V[string & keyof V]> }
+      : Fields<V>
+    : never;
 
 const fields = <T>(f: Fields<T>): Fields<T> => f;
 
