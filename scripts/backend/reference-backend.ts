@@ -93,6 +93,8 @@ export class ReferenceBackend {
   private readonly gateStatuses = new Map<string, StatusPayload>();
   private readonly snapshotsInProgress = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | null = null;
+  /** Per gate: an ack on its way, and the highest one to send after it. */
+  private readonly ackFlights = new Map<string, { next: number | null }>();
   private firstConnection: (() => void) | null = null;
 
   constructor(private readonly opts: ReferenceBackendOptions) {
@@ -216,6 +218,32 @@ export class ReferenceBackend {
   private sendAck(gate: string, upTo: number): Promise<void> {
     this.stats.acksSent++;
     return this.sendTo(gate, 'events/ack', this.events.signAck(gate, upTo));
+  }
+
+  /**
+   * The ack after a batch. Acks are cumulative: while one is on its way to the broker, later batches
+   * only raise the one to send next, so a burst costs one signature (and one verification on the
+   * gate) per round trip rather than per batch, and an idle gate is acked at once.
+   */
+  private ackSoon(gate: string, upTo: number): void {
+    const flight = this.ackFlights.get(gate);
+    if (flight) {
+      flight.next = Math.max(flight.next ?? 0, upTo);
+      return;
+    }
+    const state: { next: number | null } = { next: null };
+    this.ackFlights.set(gate, state);
+    const send = (n: number): void => {
+      this.sendAck(gate, n)
+        .catch((e: Error) => this.log.debug({ err: e.message }, 'ack not published'))
+        .finally(() => {
+          const next = state.next;
+          state.next = null;
+          if (next !== null && next >= n) send(next);
+          else this.ackFlights.delete(gate);
+        });
+    };
+    send(upTo);
   }
 
   /** Publishes any payload, outside the contract (tests: forged envelopes, duplicates, raw acks). */
@@ -412,8 +440,7 @@ export class ReferenceBackend {
     try {
       switch (t.kind) {
         case 'events': {
-          const upTo = this.events.take(gate, parsePayload('events', payload));
-          void this.sendAck(gate, upTo).catch((e: Error) => this.log.debug({ err: e.message }, 'ack not published'));
+          this.ackSoon(gate, this.events.take(gate, parsePayload('events', payload)));
           return;
         }
         case 'sync/req':
