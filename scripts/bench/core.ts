@@ -179,8 +179,15 @@ export interface MaxLatencyBench {
   maxUs: number;
   /** Decisions over 20 ms. */
   over20Ms: number;
+  /**
+   * The same from the process's CPU time (user + system) over each decision: what the gate's own
+   * work cost, without the time the machine gave to other processes (wall time includes it).
+   */
+  cpu: { p50Us: number; p99Us: number; maxUs: number; over20Ms: number; slowest: { kind: string; position: number; us: number }[] };
   /** The five slowest decisions: what was decided and at which position in the run. */
   slowest: { kind: string; position: number; us: number }[];
+  /** Per kind of decision: p50, p99 and max µs. */
+  byKind: Record<string, { p50Us: number; p99Us: number; maxUs: number }>;
 }
 
 /**
@@ -248,8 +255,11 @@ export async function benchMaxLatency(o: { decisions?: number; keysPerAlg?: numb
     const trustCompileMs = round(performance.now() - t0);
 
     const samples = new Float64Array(decisions);
+    const cpuSamples = new Float64Array(decisions);
+    const slowCpu: { kind: string; position: number; us: number }[] = [];
     const slow: { kind: string; position: number; us: number }[] = [];
     const seen = new Map<string, number>();
+    const perKind = new Map<string, number[]>();
     for (let i = 0; i < decisions; i++) {
       const kind = kinds[i % kinds.length]!;
       const round_ = seen.get(kind) ?? 0;
@@ -261,9 +271,15 @@ export async function benchMaxLatency(o: { decisions?: number; keysPerAlg?: numb
         const perKey = keys[round_ % keys.length]!;
         presented = { input: 'qr', text: perKey[Math.floor(round_ / keys.length) % perKey.length]! };
       }
+      const cpu0 = process.cpuUsage();
       const { decision, latencyUs } = await verifier.present(presented, { dryRun: true });
+      const cpuUsed = process.cpuUsage(cpu0);
+      cpuSamples[i] = cpuUsed.user + cpuUsed.system;
+      slowCpu.push({ kind, position: i, us: cpuSamples[i]! });
+      if (slowCpu.length > 50) slowCpu.sort((a, b) => b.us - a.us).splice(5);
       if (decision.result !== 'open') throw new Error(`bench ${kind} decision ${decision.result} ${decision.reason} ${decision.detail ?? ''}`);
       samples[i] = latencyUs;
+      (perKind.get(kind) ?? perKind.set(kind, []).get(kind)!).push(latencyUs);
       slow.push({ kind, position: i, us: latencyUs });
       if (slow.length > 50) slow.sort((a, b) => b.us - a.us).splice(5);
     }
@@ -278,6 +294,22 @@ export async function benchMaxLatency(o: { decisions?: number; keysPerAlg?: numb
       maxUs: sorted[decisions - 1]!,
       over20Ms: samples.filter((us) => us > 20_000).length,
       slowest: slow.sort((a, b) => b.us - a.us).slice(0, 5),
+      cpu: (() => {
+        const c = Float64Array.from(cpuSamples).sort();
+        return {
+          p50Us: c[Math.floor(decisions * 0.5)]!,
+          p99Us: c[Math.floor(decisions * 0.99)]!,
+          maxUs: c[decisions - 1]!,
+          over20Ms: cpuSamples.filter((us) => us > 20_000).length,
+          slowest: slowCpu.sort((a, b) => b.us - a.us).slice(0, 5),
+        };
+      })(),
+      byKind: Object.fromEntries(
+        [...perKind].map(([k, v]) => {
+          v.sort((a, b) => a - b);
+          return [k, { p50Us: v[Math.floor(v.length * 0.5)]!, p99Us: v[Math.floor(v.length * 0.99)]!, maxUs: v[v.length - 1]! }];
+        }),
+      ),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
