@@ -19,6 +19,7 @@ import type { EnvelopeType } from '../device/core/envelope.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { isPassgateError } from '../device/core/errors.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
+import { describeSkipped } from '../device/core/trust.js';
 import { encode, envelopeText, parseEventsAck, parseTopic, type GateTopics, type SyncRequest } from './topics.js';
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
@@ -162,7 +163,8 @@ export class Downlink {
     switch (r.typ) {
       case 'passgate-trust+json':
         this.stats.applied++;
-        this.log.info({ version: r.version, skippedKeys: r.skippedKeys }, 'trust bundle applied');
+        this.log.info({ version: r.version, keysLeftOut: r.skippedKeys.length }, 'trust bundle applied');
+        if (r.skippedKeys.length) this.log.warn({ version: r.version, keysLeftOut: r.skippedKeys.map(describeSkipped) }, 'trust bundle: keys left out (§1)');
         this.hooks.documentsChanged();
         this.retryParkedPolicy();
         // New list signers may make yesterday's refused deltas good: catch up now.
