@@ -60,7 +60,7 @@ describe('fault: hostile connections to the guard console', () => {
     const maxRelayOnMs = watch.stop();
     const decisions = svc.logs.filter(isDecision);
     const alive = sockets.filter((s) => !s.destroyed).length;
-    report('hostile-console', { sockets: SOCKETS, refusedAtConnect: refused, stillOpenAtEnd: alive, scans: SCANS, decided: decisions.length, opened: decisions.filter((d) => d.result === 'open').length, maxRelayOnMs: Math.round(maxRelayOnMs), wallMs: Math.round(performance.now() - started) });
+    report('hostile-console', { sockets: SOCKETS, closedWithErrorByConsole: refused, stillOpenAtEnd: alive, scans: SCANS, decided: decisions.length, opened: decisions.filter((d) => d.result === 'open').length, maxRelayOnMs: Math.round(maxRelayOnMs), wallMs: Math.round(performance.now() - started) });
     expect(decisions).toHaveLength(SCANS);
     expect(decisions.every((d) => d.result === 'open' && typeof d.seq === 'number')).toBe(true);
     expect(g.relayValue()).toBe('0');
