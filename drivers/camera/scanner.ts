@@ -16,11 +16,12 @@
  * Personal data: scanned text goes to `scan` listeners only; it is never logged.
  */
 import { TypedEmitter } from '../common/emitter.js';
-import { Backoff, checkInteger } from '../common/backoff.js';
+import { Backoff } from '../../base/backoff.js';
+import { checkInteger } from '../../base/check.js';
 import { MAX_CODE_BYTES, decodeCodeText } from '../common/code-text.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import type { BackoffOptions, DriverHealth, DriverLogger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
-import type { Presented } from '../../device/core/types.js';
+import { errorText, SILENT } from '../../base/log.js';
+import type { BackoffOptions, DriverHealth, Logger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
+import type { Presented } from '../../base/presented.js';
 import { decodeQrImage, type QrDetector } from './decode.js';
 import { WorkerQrDetector } from './qr-worker.js';
 import type { FrameSource } from './source.js';
@@ -58,7 +59,7 @@ export interface CameraScannerOptions {
   now?: () => number;
   /** Backoff before asking the source for frames again after it failed; default 500 ms to 30 s. */
   backoff?: BackoffOptions;
-  logger?: DriverLogger;
+  logger?: Logger;
   random?: () => number;
 }
 
@@ -86,7 +87,7 @@ export class CameraScanner extends TypedEmitter<InputDriverEvents> implements In
   readonly #filter: RepeatFilter;
   readonly #now: () => number;
   readonly #backoff: Backoff;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #counts: CameraScannerCounters = { frames: 0, decodes: 0, scans: 0, repeats: 0, unreadable: 0, errors: 0 };
   #state: DriverState = 'stopped';
   #lastError: string | undefined;
@@ -98,7 +99,7 @@ export class CameraScanner extends TypedEmitter<InputDriverEvents> implements In
     super();
     this.name = options.name ?? 'camera';
     this.#source = options.source;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#now = options.now ?? (() => performance.now());
     this.#filter = new RepeatFilter(checkInteger('repeatGapMs', options.repeatGapMs ?? 1500, 0, 60_000));
     this.#backoff = new Backoff({ initialMs: 500, maxMs: 30_000, ...options.backoff }, options.random);

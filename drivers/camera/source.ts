@@ -15,9 +15,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
-import { Backoff, checkInteger } from '../common/backoff.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import type { BackoffOptions, DriverLogger } from '../types.js';
+import { Backoff } from '../../base/backoff.js';
+import { checkInteger } from '../../base/check.js';
+import { errorText, SILENT } from '../../base/log.js';
+import type { BackoffOptions, Logger } from '../types.js';
 import { MjpegSplitter } from './mjpeg.js';
 
 export interface FrameSource {
@@ -82,7 +83,7 @@ export interface CommandMjpegSourceOptions {
   backoff?: BackoffOptions;
   /** Grace period between SIGTERM and SIGKILL on close, ms; default 2000. */
   killTimeoutMs?: number;
-  logger?: DriverLogger;
+  logger?: Logger;
   /** Injected for tests. */
   spawn?: typeof nodeSpawn;
   random?: () => number;
@@ -93,7 +94,7 @@ export class CommandMjpegSource implements FrameSource {
   readonly #o: CommandMjpegSourceOptions;
   readonly #splitter: MjpegSplitter;
   readonly #backoff: Backoff;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #queueMax: number;
   readonly #queue: Buffer[] = [];
   #child: ChildProcess | null = null;
@@ -109,7 +110,7 @@ export class CommandMjpegSource implements FrameSource {
     this.#o = options;
     this.#splitter = new MjpegSplitter(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes });
     this.#backoff = new Backoff({ initialMs: 500, maxMs: 30_000, ...options.backoff }, options.random);
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#queueMax = checkInteger('queue', options.queue ?? 1, 1, 16);
   }
 

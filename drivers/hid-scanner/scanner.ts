@@ -7,12 +7,13 @@
  * Keyboard mode is the fallback (hardware.md §2.2: the console also receives the keys unless the
  * evdev device is grabbed); prefer HID-POS or a serial mode where the scanner offers one.
  */
-import { Backoff, checkInteger } from '../common/backoff.js';
+import { Backoff } from '../../base/backoff.js';
+import { checkInteger } from '../../base/check.js';
 import type { CodeResult } from '../common/code-text.js';
 import { TypedEmitter } from '../common/emitter.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import { PassgateError } from '../../device/core/errors.js';
-import type { BackoffOptions, DriverHealth, DriverLogger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
+import { errorText, SILENT } from '../../base/log.js';
+import { PassgateError } from '../../base/errors.js';
+import type { BackoffOptions, DriverHealth, Logger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
 import type { AimPolicy } from '../common/code-text.js';
 import { HidPosDecoder } from './hidpos.js';
 import { KeyboardDecoder } from './keyboard.js';
@@ -42,7 +43,7 @@ export interface HidScannerOptions extends AimPolicy {
   backoff?: BackoffOptions;
   /** Default `hid-scanner`. */
   name?: string;
-  logger?: DriverLogger;
+  logger?: Logger;
   random?: () => number;
 }
 
@@ -70,7 +71,7 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
   readonly #decoder: Decoder;
   readonly #backoff: Backoff;
   readonly #idleFlushMs: number;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #counts: HidScannerCounters = { scans: 0, unreadable: 0, reports: 0, opens: 0, openFailures: 0, disconnects: 0 };
   #lastError: string | undefined;
   #state: DriverState = 'stopped';
@@ -93,7 +94,7 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
     this.vendorId = checkInteger('vendorId', options.vendorId, 0, 0xffff);
     this.productId = checkInteger('productId', options.productId, 0, 0xffff);
     this.#transport = options.transport;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#backoff = new Backoff(options.backoff, options.random);
     this.#idleFlushMs = checkInteger('idleFlushMs', options.idleFlushMs ?? 1000, 0, 60_000);
     const aim = { acceptAim: options.acceptAim, requireAim: options.requireAim };

@@ -3,8 +3,8 @@
  * `MockBinding` (@serialport/binding-mock) in tests, `VirtualSerialLink` in the simulators.
  */
 import type { BindingInterface, PortInfo } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
-import type { DriverLogger } from '../types.js';
-import { errorText, silentLogger } from '../common/logger.js';
+import type { Logger } from '../types.js';
+import { errorText, SILENT } from '../../base/log.js';
 
 export type { BindingInterface, PortInfo };
 
@@ -22,7 +22,7 @@ export async function loadSystemSerialBinding(): Promise<BindingInterface> {
  * `udevadm` and rejects with `spawn udevadm ENOENT` (platform.md §1.3); an unhandled rejection would
  * end the process on Node 20. Returns [] and logs instead.
  */
-export async function listSerialPorts(binding: BindingInterface, logger: DriverLogger = silentLogger): Promise<PortInfo[]> {
+export async function listSerialPorts(binding: BindingInterface, logger: Logger = SILENT): Promise<PortInfo[]> {
   try {
     return await binding.list();
   } catch (err) {

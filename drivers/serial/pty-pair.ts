@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassgateError } from '../../device/core/errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 export function socatAvailable(): boolean {
   return spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -34,7 +34,7 @@ export class PtyPair {
 
   async start(timeoutMs = 5000): Promise<void> {
     if (this.#proc) return;
-    if (!socatAvailable()) throw new PassgateError('BAD_CONFIG', 'socat not found: apt-get install -y socat');
+    if (!socatAvailable()) throw new PassgateError('DEVICE_NOT_FOUND', 'socat not found: apt-get install -y socat');
     const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -48,7 +48,7 @@ export class PtyPair {
         this.#proc = null;
         proc.kill('SIGKILL');
         await exited;
-        throw new PassgateError('INTERNAL', `socat did not start: ${stderr.trim().slice(-300)}`);
+        throw new PassgateError('DEVICE_IO', `socat did not start: ${stderr.trim().slice(-300)}`);
       }
       await new Promise((r) => setTimeout(r, 5));
     }

@@ -17,11 +17,12 @@ import { stat } from 'node:fs/promises';
 import { SerialPortStream } from '@serialport/stream';
 import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { TypedEmitter } from '../common/emitter.js';
-import { Backoff, checkInteger } from '../common/backoff.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import type { BackoffOptions, DriverLogger, DriverState } from '../types.js';
+import { Backoff } from '../../base/backoff.js';
+import { checkInteger } from '../../base/check.js';
+import { errorText, SILENT } from '../../base/log.js';
+import type { BackoffOptions, Logger, DriverState } from '../types.js';
 import { listSerialPorts } from './binding.js';
-import { PassgateError } from '../../device/core/errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 export interface SupervisedPortOptions {
   binding: BindingInterface;
@@ -32,7 +33,7 @@ export interface SupervisedPortOptions {
   backoff?: BackoffOptions;
   /** An open that has lasted this long resets the backoff, [0…600000] ms, default 5000. */
   stableAfterMs?: number;
-  logger?: DriverLogger;
+  logger?: Logger;
   /** While open, stat() the path this often and reopen if the node vanished or changed: [0…60000] ms, 0 = off, default 1000. */
   presenceCheckMs?: number;
   /** Names the port in logs. */
@@ -69,7 +70,7 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
   readonly #stableAfterMs: number;
   readonly #presenceCheckMs: number;
   #presenceTimer: NodeJS.Timeout | null = null;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #name: string;
   #state: DriverState = 'stopped';
   #stopped = true;
@@ -97,7 +98,7 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
     this.#backoff = new Backoff(options.backoff, options.random);
     this.#stableAfterMs = checkInteger('stableAfterMs', options.stableAfterMs ?? 5000, 0, 600_000);
     this.#presenceCheckMs = checkInteger('presenceCheckMs', options.presenceCheckMs ?? 1000, 0, 60_000);
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#name = options.name ?? 'serial';
   }
 
