@@ -22,7 +22,9 @@ import { NO_LOOKUP, Verifier } from './verifier.js';
 import { PassgateError, isPassgateError } from './core/errors.js';
 import { GateService, type DigitalInputPort, type GateServiceOptions, type HealthReport, type LinkPort, type ScanSource } from './service.js';
 import type { IndicatorPort, RelayPort } from './gate/controller.js';
-import { LineRelay, indicatorPort, inputPort } from './gate/gpio.js';
+import { indicatorPort, inputPort } from './gate/gpio.js';
+import { HARD_MAX_PULSE_MS } from './gate/machine.js';
+import { Relay } from '../drivers/gpio/relay.js';
 import { loadSystemSerialBinding } from '../drivers/serial/binding.js';
 import { SerialScanner, SimulatedScanner } from '../drivers/serial-scanner/index.js';
 import { IdCardReader, SimulatedIdCardReader } from '../drivers/idcard/index.js';
@@ -236,7 +238,8 @@ export async function buildGpio(g: GpioConfig, root: Logger, memory?: MemoryGpio
   } else {
     chip = new SysfsGpio({ ...(g.chip?.label ? { chipLabel: g.chip.label } : {}), ...(g.chip?.base !== undefined ? { base: g.chip.base } : {}), logger });
   }
-  const relay = await LineRelay.open(chip, g.relay.line, g.relay.activeLow, logger);
+  // The relay's own cap is the machine's absolute one; each pulse comes with its length.
+  const relay = await Relay.open(chip, { line: g.relay.line, activeLow: g.relay.activeLow, maxPulseMs: HARD_MAX_PULSE_MS, logger });
   const contact = (nc: boolean) => (nc ? 'normally-closed' : 'normally-open') as 'normally-closed' | 'normally-open';
   const passage = g.passage
     ? inputPort(await openPassageSensor(chip, { line: g.passage.line, contact: contact(g.passage.normallyClosed), pull: g.passage.pull, debounceMs: g.passage.debounceMs, logger }))

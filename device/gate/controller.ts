@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import {
   begin,
   normaliseSettings,
+  relayFor,
   step,
   type DecisionSummary,
   type Effect,
@@ -27,9 +28,13 @@ import {
   type Step,
 } from './machine.js';
 
-/** The relay as the gate needs it. A rejected promise or a throw is logged and marks it faulty. */
+/**
+ * The relay as the gate needs it. A rejected promise or a throw is logged and marks it faulty.
+ * `pulseMs` comes with the level a pulse starts at: the relay ends that pulse by itself after
+ * `pulseMs`, so it is released on time even if this controller never gets to say so.
+ */
 export interface RelayPort {
-  set(level: Level): void | Promise<void>;
+  set(level: Level, pulseMs?: number): void | Promise<void>;
 }
 
 export interface IndicatorPort {
@@ -230,9 +235,12 @@ export class GateController implements GuardPort {
   private applyEffects(effects: readonly Effect[]): void {
     for (const e of effects) {
       switch (e.kind) {
-        case 'relay':
-          this.guarded('relay', () => this.o.relay.set(e.level));
+        case 'relay': {
+          const p = this.state.phase;
+          const pulseMs = p.name === 'pulse' && e.level === relayFor(p, this.settings.failMode) ? p.pulseEndsAt - p.startedAt : undefined;
+          this.guarded('relay', () => (pulseMs === undefined ? this.o.relay.set(e.level) : this.o.relay.set(e.level, pulseMs)));
           break;
+        }
         case 'indicator':
           if (this.o.indicator) this.guarded('indicator', () => this.o.indicator!.show(e.pattern));
           break;
