@@ -6,6 +6,7 @@
  * Emitting never throws and never waits: a listener that fails is logged and the others still run,
  * so recording an event can never fail because somebody listening to it did.
  */
+import type { Logger } from '../base/log.js';
 import type { GateEvent } from './events.js';
 
 export type DocumentKind = 'trust' | 'policy' | 'tokens' | 'holders';
@@ -26,9 +27,8 @@ export interface BusEvents {
 export type BusEvent = keyof BusEvents;
 type Listener<K extends BusEvent> = (payload: BusEvents[K]) => void;
 
-export interface BusLogger {
-  error(obj: object, msg: string): void;
-}
+/** The one Logger (base/log.ts). */
+export type BusLogger = Logger;
 
 export class EventBus {
   private readonly listeners = new Map<BusEvent, { owner: object; fn: Listener<BusEvent> }[]>();

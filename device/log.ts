@@ -10,7 +10,11 @@
  */
 import pino, { type Logger as PinoLogger, type LoggerOptions } from 'pino';
 
-export type Logger = PinoLogger;
+/**
+ * The process's pino root and its module children: the one Logger (base/log.ts, key `mod`) plus
+ * what only the process entry uses (`fatal`, `flush`). Every other module takes base/log.ts's Logger.
+ */
+export type RootLogger = PinoLogger;
 
 /** Subsystems, for `mod`. */
 export type Module = 'main' | 'service' | 'gate' | 'guard' | 'verifier' | 'scanner' | 'idreader' | 'camera' | 'gpio' | 'sync' | 'store';
@@ -46,7 +50,7 @@ export interface LogOptions {
 /**
  * The root logger. `destination` overrides the output (tests pass a stream to read the lines back).
  */
-export function createLogger(o: LogOptions, destination?: pino.DestinationStream): Logger {
+export function createLogger(o: LogOptions, destination?: pino.DestinationStream): RootLogger {
   const options: LoggerOptions = {
     level: o.level,
     base: { pid: process.pid },
@@ -61,7 +65,7 @@ export function createLogger(o: LogOptions, destination?: pino.DestinationStream
   return pino(options, dest);
 }
 
-/** A child for a subsystem. */
-export function moduleLogger(root: Logger, mod: Module): Logger {
+/** A child for a subsystem (base/log.ts's `moduleLogger` for any Logger). */
+export function moduleLogger(root: RootLogger, mod: Module): RootLogger {
   return root.child({ mod });
 }

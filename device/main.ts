@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config, type GpioConfig } from './config.js';
-import { createLogger, moduleLogger, type Logger } from './log.js';
+import { createLogger, moduleLogger, type RootLogger as Logger } from './log.js';
 import { DB_FILE, GateStore } from './store/store.js';
 import { SystemClock } from './clock.js';
 import { NO_LOOKUP, Verifier } from './verifier.js';

@@ -12,6 +12,7 @@
  * process handlers). A failing part is logged and shows in health(); it never brings the service
  * down.
  */
+import { moduleLogger, type Logger } from '../base/log.js';
 import type { GateStore } from './store/store.js';
 import type { Clock } from './core/ports.js';
 import type { Presented } from './core/types.js';
@@ -50,13 +51,8 @@ export interface LinkPort {
   health?(): HealthReport;
 }
 
-export interface ServiceLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  child?(bindings: object): ServiceLogger;
-}
+/** The one Logger (base/log.ts). */
+export type ServiceLogger = Logger;
 
 export interface GateServiceOptions {
   store: GateStore;
@@ -324,7 +320,7 @@ function mergeHealth(a: HealthReport, b: HealthReport | undefined): HealthReport
 }
 
 function child(log: ServiceLogger, mod: string): ServiceLogger {
-  return typeof log.child === 'function' ? log.child({ mod }) : log;
+  return moduleLogger(log, mod);
 }
 
 export function isLoopback(host: string): boolean {

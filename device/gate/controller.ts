@@ -9,6 +9,7 @@
  * a failure is logged and the step goes on (an alarm must release the gate even with a broken disk).
  */
 import { randomBytes } from 'node:crypto';
+import { SILENT, type Logger } from '../../base/log.js';
 import {
   begin,
   normaliseSettings,
@@ -55,12 +56,8 @@ export const REAL_TIMERS: TimerPort = {
   clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
-export interface ControllerLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** The one Logger (base/log.ts). */
+export type ControllerLogger = Logger;
 
 export interface GateControllerOptions {
   settings?: Partial<GateSettings>;
@@ -91,7 +88,6 @@ export interface GuardPort {
 }
 
 const noop = () => {};
-const SILENT: ControllerLogger = { debug: noop, info: noop, warn: noop, error: noop };
 
 export class GateController implements GuardPort {
   readonly settings: GateSettings;
