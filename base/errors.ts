@@ -111,11 +111,15 @@ export function isPassgateError(e: unknown): e is PassgateError {
 /** Errno codes that mean the process (or the system) is short of a resource, not that a device failed. */
 const EXHAUSTION = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM', 'ENOSPC']);
 
+/** The same, as strerror() words: native bindings (bindings-cpp's open) give the text without a code. */
+const EXHAUSTION_TEXT = /\b(EMFILE|ENFILE|ENOMEM)\b|too many open files|cannot allocate memory/i;
+
 /** Whether an error is resource exhaustion: survived with a retry, never a crash. */
 export function isResourceExhaustion(e: unknown): boolean {
   if (e instanceof PassgateError) return e.code === 'RESOURCE_EXHAUSTED';
   const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && EXHAUSTION.has(code);
+  if (typeof code === 'string') return EXHAUSTION.has(code);
+  return e instanceof Error && EXHAUSTION_TEXT.test(e.message);
 }
 
 /**
