@@ -69,6 +69,11 @@ export class Supervisor {
     return true;
   }
 
+  /** Begins a run and makes its first attempt; resolves after that attempt (at once when a run is going already). */
+  async begin(firstAttempt: () => Promise<void>): Promise<void> {
+    if (this.start()) await firstAttempt();
+  }
+
   /** Ends the run: a pending retry is cancelled, a pending pause ends at once. */
   stop(): void {
     this.#running = false;

@@ -101,9 +101,10 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
   }
 
   async start(): Promise<void> {
-    if (!this.#sup.start()) return;
-    this.#setState('reconnecting');
-    await this.#attempt();
+    await this.#sup.begin(() => {
+      this.#setState('reconnecting');
+      return this.#attempt();
+    });
   }
 
   async stop(): Promise<void> {

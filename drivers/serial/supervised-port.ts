@@ -107,9 +107,10 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
 
   /** Starts opening; resolves after the first attempt (connected or retrying). */
   async start(): Promise<void> {
-    if (!this.#sup.start()) return;
-    this.#setState('reconnecting');
-    await this.#attempt();
+    await this.#sup.begin(() => {
+      this.#setState('reconnecting');
+      return this.#attempt();
+    });
   }
 
   async stop(): Promise<void> {
