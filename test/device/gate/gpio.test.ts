@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryGpio, openFireAlarmInput, openPassageSensor, Indicator, Relay, deEnergisedPin, pinLevel } from '../../../drivers/gpio/index.js';
 import { PATTERN_MAP, indicatorPort, inputPort } from '../../../device/gate/gpio.js';
-import { GateController } from '../../../device/gate/controller.js';
+import { GateController, type TimerPort } from '../../../device/gate/controller.js';
 import { decision } from './harness.js';
 
 afterEach(() => {
@@ -57,12 +57,18 @@ describe('the relay as the gate port (drivers/gpio Relay)', () => {
     expect(relay.health()).toEqual({ ok: true });
   });
 
-  it('drives a gate pulse end to end: pin low for exactly pulseMs, then high', async () => {
+  /** A booted gate on a Relay over the in-memory twin (fake timers from 0). */
+  async function gateOnRelay(maxPulseMs: number, timers?: TimerPort) {
     vi.useFakeTimers({ now: 0 });
     const gpio = new MemoryGpio();
-    const relay = await Relay.open(gpio, { line: 17, activeLow: true, maxPulseMs: 2000 });
-    const gate = new GateController({ relay, record: () => 1, now: () => Date.now() });
+    const relay = await Relay.open(gpio, { line: 17, activeLow: true, maxPulseMs });
+    const gate = new GateController({ relay, record: () => 1, now: () => Date.now(), ...(timers ? { timers } : {}) });
     gate.boot();
+    return { gpio, relay, gate };
+  }
+
+  it('drives a gate pulse end to end: pin low for exactly pulseMs, then high', async () => {
+    const { gpio, gate } = await gateOnRelay(2000);
     gate.decision(decision({ pulseMs: 400 }));
     expect(gpio.level(17)).toBe(0);
     vi.advanceTimersByTime(399);
@@ -73,13 +79,8 @@ describe('the relay as the gate port (drivers/gpio Relay)', () => {
   });
 
   it('defect 3: the relay ends a gate pulse by itself, even when the gate machine never gets to', async () => {
-    vi.useFakeTimers({ now: 0 });
-    const gpio = new MemoryGpio();
-    const relay = await Relay.open(gpio, { line: 17, activeLow: true, maxPulseMs: 2000 });
     // A controller whose timers never fire: a stalled machine that would leave the relay energised.
-    const stalled = { set: () => 0, clear: () => {} };
-    const gate = new GateController({ relay, record: () => 1, now: () => Date.now(), timers: stalled });
-    gate.boot();
+    const { gpio, relay, gate } = await gateOnRelay(2000, { set: () => 0, clear: () => {} });
     gate.decision(decision({ pulseMs: 400 }));
     expect(relay.energised).toBe(true);
     vi.advanceTimersByTime(400);
@@ -89,11 +90,7 @@ describe('the relay as the gate port (drivers/gpio Relay)', () => {
   });
 
   it('a fire alarm on a fail-secure gate holds the relay energised: holds are not pulses, never capped', async () => {
-    vi.useFakeTimers({ now: 0 });
-    const gpio = new MemoryGpio();
-    const relay = await Relay.open(gpio, { line: 17, activeLow: true, maxPulseMs: 100 });
-    const gate = new GateController({ relay, record: () => 1, now: () => Date.now() });
-    gate.boot();
+    const { gpio, gate } = await gateOnRelay(100);
     gate.alarm(true);
     vi.advanceTimersByTime(10_000);
     expect(gpio.level(17)).toBe(0);
