@@ -16,9 +16,9 @@
  * base + N): `pinctrl-rp1` on a Pi 5, `pinctrl-bcm2711` on a Pi 4, `pinctrl-bcm2835` on earlier
  * models (hardware.md §3.1), or a configured label/base.
  *
- * An output's `value` file is opened once, when the line is claimed, and every write goes through
- * that descriptor (`writeSync(fd, …)` at position 0): a process out of descriptors (EMFILE) can
- * still move the relay. Inputs read `value` by path, as a transient read error only skips a poll.
+ * A line's `value` file is opened once, when the line is claimed, and every write and read goes
+ * through that descriptor at position 0 (`writeSync(fd, …)`, `readSync(fd, …)`): a process out of
+ * descriptors (EMFILE) can still release the relay and still see the fire alarm.
  *
  * Inputs are polled (sysfs edge events need poll(2) with POLLPRI, which fs.watch cannot do); `edge`
  * is set to `none`. Lines stay exported on close: unexporting hands the pin back to its boot pull,
@@ -38,10 +38,12 @@ export interface SysfsIo {
   readFile(path: string): string;
   exists(path: string): boolean;
   readdir(path: string): string[];
-  /** Opens a file for writing and keeps it open (an output's `value`); returns the descriptor. */
+  /** Opens a file for reading and writing and keeps it open (a line's `value`); returns the descriptor. */
   openForWrite(path: string): number;
   /** Writes at position 0 of an open descriptor (sysfs attributes are rewritten whole). */
   writeAt(fd: number, data: string): void;
+  /** Reads an open descriptor from position 0 (sysfs attributes are re-read whole). */
+  readAt(fd: number): string;
   closeFd(fd: number): void;
 }
 
@@ -52,6 +54,10 @@ export const nodeSysfsIo: SysfsIo = {
   readdir: (path) => fs.readdirSync(path),
   openForWrite: (path) => fs.openSync(path, 'r+'),
   writeAt: (fd, data) => void fs.writeSync(fd, data, 0),
+  readAt: (fd) => {
+    const buf = Buffer.alloc(16);
+    return buf.toString('utf8', 0, fs.readSync(fd, buf, 0, buf.length, 0));
+  },
   closeFd: (fd) => fs.closeSync(fd),
 };
 
@@ -162,7 +168,8 @@ export class SysfsGpio implements GpioChip {
       this.#io.writeFile(join(dir, 'active_low'), '0');
       this.#io.writeFile(join(dir, 'direction'), 'in');
       if (this.#io.exists(join(dir, 'edge'))) this.#io.writeFile(join(dir, 'edge'), 'none');
-      return new SysfsLine(this.#io, dir, line, 'in', () => this.#claimed.delete(line), pollMs);
+      const fd = this.#io.openForWrite(join(dir, 'value'));
+      return new SysfsLine(this.#io, dir, line, 'in', () => this.#claimed.delete(line), pollMs, fd);
     } catch (err) {
       this.#claimed.delete(line);
       throw deviceError(err, `GPIO ${line} (sysfs ${n}) as input`);
@@ -210,18 +217,18 @@ class SysfsLine implements GpioLine {
 
   constructor(
     private readonly io: SysfsIo,
-    private readonly dir: string,
+    readonly dir: string,
     readonly line: number,
     readonly direction: 'in' | 'out',
     private readonly release: () => void,
     private readonly pollMs = 5,
-    /** The output's `value`, open from the claim to the close. */
-    private readonly fd: number | null = null,
+    /** The line's `value`, open from the claim to the close. */
+    private readonly fd: number,
   ) {}
 
   write(value: Level): void {
     if (this.#closed) throw new PassgateError('DRIVER_CLOSED', `GPIO line ${this.line} is closed`);
-    if (this.direction !== 'out' || this.fd === null) throw new PassgateError('NOT_AN_OUTPUT', `GPIO line ${this.line} is an input`);
+    if (this.direction !== 'out') throw new PassgateError('NOT_AN_OUTPUT', `GPIO line ${this.line} is an input`);
     try {
       this.io.writeAt(this.fd, value === 1 ? '1' : '0');
     } catch (err) {
@@ -231,7 +238,7 @@ class SysfsLine implements GpioLine {
 
   read(): Level {
     try {
-      return this.io.readFile(join(this.dir, 'value')).trim() === '1' ? 1 : 0;
+      return this.io.readAt(this.fd).trim() === '1' ? 1 : 0;
     } catch (err) {
       throw deviceError(err, `read GPIO ${this.line}`);
     }
@@ -260,12 +267,10 @@ class SysfsLine implements GpioLine {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#watchers.clear();
-    if (this.fd !== null) {
-      try {
-        this.io.closeFd(this.fd);
-      } catch {
-        // already gone: nothing holds it
-      }
+    try {
+      this.io.closeFd(this.fd);
+    } catch {
+      // already gone: nothing holds it
     }
     this.release();
   }

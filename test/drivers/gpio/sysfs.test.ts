@@ -131,6 +131,21 @@ describe('SysfsGpio on a fake sysfs tree', () => {
       relay.close();
     });
 
+    it('defect 3: the fire alarm input is still read while every new open fails with EMFILE', async () => {
+      fake = new FakeSysfs();
+      const gpio = new SysfsGpio({ root: fake.root, io: fake.io });
+      const alarm = await openFireAlarmInput(gpio, { line: 4, debounceMs: 10, pollMs: 2 });
+      const seen: boolean[] = [];
+      alarm.on('change', (a) => seen.push(a));
+      fake.exhausted = true;
+      fake.drive(575, 1); // the contact opens during the flood
+      await waitFor(() => seen.length === 1, 1000, 'alarm seen while out of descriptors');
+      expect(seen).toEqual([true]);
+      expect(fake.refusedOpens).toBe(0); // polling opened nothing
+      fake.exhausted = false;
+      alarm.close();
+    });
+
     it('defect 3: a release write that fails is retried until it lands, counted, reported and logged at most once a second', async () => {
       fake = new FakeSysfs();
       const errors: string[] = [];
