@@ -11,7 +11,7 @@
  * | 2xx   | driver   | 200 DRIVER_CLOSED, 201 NOT_AN_OUTPUT, 202 DEVICE_NOT_FOUND, 203 LINE_IN_USE, 204 DEVICE_IO, 205 RESOURCE_EXHAUSTED, 206 DEVICE_TIMEOUT, 207 FRAME_TOO_LONG, 208 CANNOT_TYPE |
  * | 3xx   | store    | 300 STORE_FAILED, 301 NOT_INITIALISED, 302 ALREADY_INITIALISED |
  * | 4xx   | link     | 400 LINK_TIMEOUT, 401 LINK_DOWN |
- * | 5xx   | envelope | 500 BAD_ENCODING, 501 UNKNOWN_KEY, 502 BAD_SIGNATURE, 503 NOT_YET_VALID, 504 EXPIRED, 505 WRONG_TYPE, 506 DOWNGRADE, 507 LIST_GAP, 508 COUNT_MISMATCH, 509 WRONG_AUDIENCE, 510 REPLAYED |
+ * | 5xx   | envelope | 500 BAD_ENCODING, 501 UNKNOWN_KEY, 502 BAD_SIGNATURE, 503 NOT_YET_VALID, 504 EXPIRED, 505 WRONG_TYPE, 506 DOWNGRADE, 507 LIST_GAP, 508 COUNT_MISMATCH, 509 WRONG_AUDIENCE, 510 REPLAYED, 511 ACK_BEYOND_LAST_SEQ |
  *
  * The envelope codes that name a §8 decision reason (BAD_ENCODING, UNKNOWN_KEY, BAD_SIGNATURE,
  * NOT_YET_VALID, EXPIRED, INTERNAL) are spelled as that reason, so an envelope refused for the same
@@ -69,10 +69,12 @@ export const ERROR_NUMBERS = {
   LIST_GAP: 507,
   /** Snapshot whose entries do not number `count`. */
   COUNT_MISMATCH: 508,
-  /** Command or ack for another gate. */
+  /** Command or ack for another gate (`aud` is `<site>/<gate>`). */
   WRONG_AUDIENCE: 509,
   /** Command counter not above the last accepted. */
   REPLAYED: 510,
+  /** Events ack above the last seq the gate assigned. */
+  ACK_BEYOND_LAST_SEQ: 511,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_NUMBERS;

@@ -35,9 +35,10 @@ export function errorText(err: unknown): string {
 }
 
 /**
- * One log line per `everyMs` for a recurring condition (resource exhaustion, a flood of bad input):
- * the first occurrence is logged at once, later ones are counted and the count goes out with the
- * next line. Keyed by `what`, so different conditions do not silence each other.
+ * One log line per `everyMs` for a recurring condition (resource exhaustion, a flood of forged
+ * messages): what such a flood may cost the log. The first occurrence is logged at once, later ones
+ * are counted and the count (`suppressed`) goes out with the next line. Keyed, so different
+ * conditions do not silence each other.
  */
 export class RateLimitedLog {
   readonly #last = new Map<string, { at: number; suppressed: number }>();
@@ -48,23 +49,24 @@ export class RateLimitedLog {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  warn(what: string, fields: object): boolean {
-    return this.#emit('warn', what, fields);
+  /** One warning per period for `key` (a condition, a reason code); `msg` defaults to the key. */
+  warn(key: string, fields: object, msg: string = key): boolean {
+    return this.#emit('warn', key, fields, msg);
   }
 
-  error(what: string, fields: object): boolean {
-    return this.#emit('error', what, fields);
+  error(key: string, fields: object, msg: string = key): boolean {
+    return this.#emit('error', key, fields, msg);
   }
 
-  #emit(level: 'warn' | 'error', what: string, fields: object): boolean {
+  #emit(level: 'warn' | 'error', key: string, fields: object, msg: string): boolean {
     const t = this.now();
-    const seen = this.#last.get(what);
+    const seen = this.#last.get(key);
     if (seen && t - seen.at < this.everyMs) {
       seen.suppressed++;
       return false;
     }
-    this.log[level]({ ...fields, ...(seen?.suppressed ? { suppressed: seen.suppressed } : {}) }, what);
-    this.#last.set(what, { at: t, suppressed: 0 });
+    this.log[level]({ ...fields, ...(seen?.suppressed ? { suppressed: seen.suppressed } : {}) }, msg);
+    this.#last.set(key, { at: t, suppressed: 0 });
     return true;
   }
 }

@@ -3,4 +3,4 @@
  * `sync:outbox`). This re-export stays for now so that code written against the old path still
  * compiles; new code imports base/log.ts.
  */
-export { SILENT, moduleLogger as childLogger, type Logger } from '../base/log.js';
+export { SILENT, RateLimitedLog, moduleLogger as childLogger, type Logger } from '../base/log.js';
