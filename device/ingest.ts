@@ -5,17 +5,18 @@
  */
 import { PassgateError } from './core/errors.js';
 import { openEnvelope, parseEnvelope, type EnvelopeType } from './core/envelope.js';
-import { compileTrust, parseTrustBundle, type Trust } from './core/trust.js';
+import { compileTrust, parseTrustBundle, type SkippedKey, type Trust } from './core/trust.js';
 import { parsePolicy } from './core/policy.js';
 import { parseListPayload } from './core/lists.js';
 import { checkCommand, parseLookupReply, type Command, type LookupReply } from './core/command.js';
 import { audienceOf, checkAck, type EventsAck } from './core/ack.js';
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
-import { loadPolicy, loadTrust, pinnedRoots } from './documents.js';
+import { keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
 
 export type Ingested =
-  | { typ: 'passgate-trust+json'; outcome: 'applied' | 'ignored'; version: number; skippedKeys: readonly string[] }
+  /** `skippedKeys`: keys left out of the bundle as applied, with why (§1); empty when ignored. */
+  | { typ: 'passgate-trust+json'; outcome: 'applied' | 'ignored'; version: number; skippedKeys: readonly SkippedKey[] }
   | { typ: 'passgate-policy+json'; outcome: 'applied' | 'ignored'; version: number }
   | { typ: 'passgate-list+json'; outcome: 'applied' | 'ignored'; list: string; version: number }
   | { typ: 'passgate-list+json'; outcome: 'staged'; list: string; snapshot: number; received: number; chunks: number }
@@ -43,9 +44,13 @@ export function ingestEnvelope(text: string, store: GateStore, clock: Clock, exp
     if (clock.trusted() && bundle.issuedAt > nowMs / 1000 + skew) {
       throw new PassgateError('NOT_YET_VALID', `trust bundle ${bundle.version} issued in the future`);
     }
-    const compiled = compileTrust(bundle); // refuses what cannot be compiled before anything is stored
+    // Compiled (keys checked, SM2 tables built) only when it will replace the bundle held: a
+    // retained bundle delivered again at every reconnect costs nothing.
+    const held = store.documentVersion('trust');
+    const compiled = held !== null && bundle.version <= held ? null : compileTrust(bundle);
     const outcome = store.replaceDocument('trust', bundle.version, bundle, nowMs);
-    return { typ: env.typ, outcome, version: bundle.version, skippedKeys: compiled.skipped };
+    if (outcome === 'applied' && compiled) keepCompiledTrust(store, compiled);
+    return { typ: env.typ, outcome, version: bundle.version, skippedKeys: outcome === 'applied' ? (compiled?.skipped ?? []) : [] };
   }
 
   const trust = requireTrust(store);

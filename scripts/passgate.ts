@@ -15,7 +15,7 @@ import { isPassgateError, PassgateError } from '../device/core/errors.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { parseEnvelope } from '../device/core/envelope.js';
 import { checkGateId, checkSiteId } from '../sync/topics.js';
-import { algOfSpki } from '../device/core/trust.js';
+import { describeSkipped, rootKey } from '../device/core/trust.js';
 import { gateStatus } from '../device/status.js';
 import { decodeQrImage } from '../drivers/camera/decode.js';
 import type { Clock } from '../device/core/ports.js';
@@ -40,7 +40,7 @@ program
       const der = b64uDecode(r);
       try {
         if (!der) throw new Error('not base64url');
-        algOfSpki(der);
+        rootKey(der); // checks the key as a trust bundle's keys are checked (§1)
       } catch (e) {
         fail('BAD_CONFIG', `--root ${r.slice(0, 16)}…: ${(e as Error).message}`);
       }
@@ -176,7 +176,7 @@ function printVerdict(v: Verdict): void {
 function describeIngested(r: Ingested): string {
   switch (r.typ) {
     case 'passgate-trust+json':
-      return `trust ${r.outcome} (version ${r.version}${r.skippedKeys.length ? `; ${r.skippedKeys.length} unusable key(s) skipped: ${r.skippedKeys.join('; ')}` : ''})`;
+      return `trust ${r.outcome} (version ${r.version}${r.skippedKeys.length ? `; ${r.skippedKeys.length} key(s) left out: ${r.skippedKeys.map(describeSkipped).join('; ')}` : ''})`;
     case 'passgate-policy+json':
       return `policy ${r.outcome} (version ${r.version})`;
     case 'passgate-list+json':

@@ -445,7 +445,7 @@ export const PAYLOAD_FIELDS = {
     gate: true,
     initialised: true,
     clock: { trusted: true, nowMs: true },
-    trust: { version: true, ageSeconds: true, expiresAt: true, stale: true, issuers: true },
+    trust: { version: true, ageSeconds: true, expiresAt: true, stale: true, issuers: true, keysLeftOut: true },
     policy: { version: true, ageSeconds: true, defaults: true },
     lists: { tokens: { version: true, ageSeconds: true, entries: true }, holders: { version: true, ageSeconds: true, entries: true } },
     outbox: {

@@ -21,6 +21,7 @@ import { PassgateError, isPassgateError } from '../device/core/errors.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
 import { parseTopic, type GateTopics } from './topics.js';
 import { parsePayload, type SyncRequest } from './contract.js';
+import { describeSkipped } from '../device/core/trust.js';
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
 import { RateLimitedLog, type Logger } from './log.js';
@@ -195,7 +196,8 @@ export class Downlink {
     switch (r.typ) {
       case 'passgate-trust+json':
         this.stats.applied++;
-        this.log.info({ version: r.version, skippedKeys: r.skippedKeys }, 'trust bundle applied');
+        this.log.info({ version: r.version, keysLeftOut: r.skippedKeys.length }, 'trust bundle applied');
+        if (r.skippedKeys.length) this.log.warn({ version: r.version, keysLeftOut: r.skippedKeys.map(describeSkipped) }, 'trust bundle: keys left out (§1)');
         this.hooks.documentsChanged();
         this.retryParkedPolicy();
         // New list signers may make yesterday's refused deltas good: catch up now.
