@@ -478,3 +478,8 @@ export const PAYLOAD_FIELDS = {
     },
   }),
 } as const;
+
+// Compile-time: every event type has its fields above (a new type fails here until it does).
+type TypeOfVariant<K> = K extends `${infer T} ${string}` ? T : K;
+const everyEventType: Record<GateEvent['type'], true> = {} as Record<TypeOfVariant<keyof typeof EVENT_FIELDS>, true>;
+void everyEventType;
