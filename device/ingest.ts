@@ -11,7 +11,7 @@ import { parseListPayload } from './core/lists.js';
 import { checkCommand, parseLookupReply, type Command, type LookupReply } from './core/command.js';
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
-import { keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
+import { compiledTrustInMemory, keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
 
 export type Ingested =
   /** `skippedKeys`: keys left out of the bundle as applied, with why (§1); empty when ignored. */
@@ -39,7 +39,7 @@ export function ingestEnvelope(text: string, store: GateStore, clock: Clock, exp
     // Compiled (keys checked, SM2 tables built) only when it will replace the bundle held: a
     // retained bundle delivered again at every reconnect costs nothing.
     const held = store.documentVersion('trust');
-    const compiled = held !== null && bundle.version <= held ? null : compileTrust(bundle);
+    const compiled = held !== null && bundle.version <= held ? null : compileTrust(bundle, compiledTrustInMemory(store));
     const outcome = store.replaceDocument('trust', bundle.version, bundle, nowMs);
     if (outcome === 'applied' && compiled) keepCompiledTrust(store, compiled);
     return { typ: env.typ, outcome, version: bundle.version, skippedKeys: outcome === 'applied' ? (compiled?.skipped ?? []) : [] };
