@@ -9,6 +9,7 @@ import { compileTrust, parseTrustBundle, type SkippedKey, type Trust } from './c
 import { parsePolicy } from './core/policy.js';
 import { parseListPayload } from './core/lists.js';
 import { checkCommand, parseLookupReply, type Command, type LookupReply } from './core/command.js';
+import { audienceOf, checkAck, type EventsAck } from './core/ack.js';
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
 import { compiledTrustInMemory, keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
@@ -20,7 +21,14 @@ export type Ingested =
   | { typ: 'passgate-list+json'; outcome: 'applied' | 'ignored'; list: string; version: number }
   | { typ: 'passgate-list+json'; outcome: 'staged'; list: string; snapshot: number; received: number; chunks: number }
   | { typ: 'passgate-lookup+json'; outcome: 'verified'; reply: LookupReply }
-  | { typ: 'passgate-cmd+json'; outcome: 'verified'; kid: string; command: Command };
+  | { typ: 'passgate-cmd+json'; outcome: 'verified'; kid: string; command: Command }
+  | { typ: 'passgate-ack+json'; outcome: 'verified'; ack: EventsAck };
+
+/** A command envelope that verified against `signers.commands`: its payload is not checked yet. */
+export interface VerifiedCommand {
+  kid: string;
+  payload: unknown;
+}
 
 /** Ingests one envelope. `expected` pins the typ when the channel it arrived on implies one. */
 export function ingestEnvelope(text: string, store: GateStore, clock: Clock, expected?: EnvelopeType): Ingested {
@@ -86,13 +94,43 @@ export function ingestEnvelope(text: string, store: GateStore, clock: Clock, exp
     case 'passgate-lookup+json':
       return { typ: 'passgate-lookup+json', outcome: 'verified', reply: parseLookupReply(openEnvelope(env, 'passgate-lookup+json', trust.signers.lists)) };
     case 'passgate-cmd+json': {
-      const command = checkCommand(openEnvelope(env, env.typ, trust.signers.commands), identity.gate, nowMs, clock.trusted());
-      if (!store.acceptCommandCounter(env.kid, command.ctr)) {
-        throw new PassgateError('REPLAYED', `command counter ${command.ctr} is not above the last accepted from ${env.kid}`);
-      }
-      return { typ: env.typ, outcome: 'verified', kid: env.kid, command };
+      const verified = { kid: env.kid, payload: openEnvelope(env, env.typ, trust.signers.commands) };
+      return { typ: env.typ, outcome: 'verified', kid: env.kid, command: acceptCommand(verified, store, clock) };
+    }
+    case 'passgate-ack+json': {
+      const ack = checkAck(openEnvelope(env, env.typ, trust.signers.lists), audienceOf(identity));
+      const last = store.outboxBounds().lastSeq;
+      // An ack beyond any seq this store handed out (a reprovisioned gate reusing an id, a confused or
+      // replaying backend): deleting on its word would lose events never stored.
+      if (ack.upTo > last) throw new PassgateError('ACK_BEYOND_LAST_SEQ', `ack up to ${ack.upTo}, last seq assigned ${last}`);
+      return { typ: env.typ, outcome: 'verified', ack };
     }
   }
+}
+
+/**
+ * A command's first stage: the envelope is well formed, of typ `passgate-cmd+json` and verifies
+ * against `signers.commands`. Throws otherwise — and then nothing in it may be trusted (§7).
+ */
+export function verifyCommandEnvelope(text: string, store: GateStore): VerifiedCommand {
+  if (!store.identity()) throw new PassgateError('NOT_INITIALISED', 'run passgate init first');
+  const env = parseEnvelope(text);
+  if (env.typ !== 'passgate-cmd+json') throw new PassgateError('WRONG_TYPE', `expected passgate-cmd+json, got ${env.typ}`);
+  return { kid: env.kid, payload: openEnvelope(env, env.typ, requireTrust(store).signers.commands) };
+}
+
+/**
+ * A verified command's second stage: payload, audience (`<site>/<gate>`), expiry, then the counter
+ * (raised only when everything else holds). Throws the refusal of a verified command.
+ */
+export function acceptCommand(verified: VerifiedCommand, store: GateStore, clock: Clock): Command {
+  const identity = store.identity();
+  if (!identity) throw new PassgateError('NOT_INITIALISED', 'run passgate init first');
+  const command = checkCommand(verified.payload, audienceOf(identity), clock.nowMs(), clock.trusted());
+  if (!store.acceptCommandCounter(verified.kid, command.ctr)) {
+    throw new PassgateError('REPLAYED', `command counter ${command.ctr} is not above the last accepted from ${verified.kid}`);
+  }
+  return command;
 }
 
 function requireTrust(store: GateStore): Trust {

@@ -54,7 +54,7 @@ program
 
 program
   .command('import')
-  .description('ingest signed envelopes (trust, policy, list, lookup, cmd); prints what changed')
+  .description('ingest signed envelopes (trust, policy, list, lookup, cmd, ack); prints what changed')
   .addOption(dataDir())
   .option('--now <epoch>', 'ingest as if the trusted time were EPOCH (seconds)')
   .argument('<file...>')
@@ -73,12 +73,22 @@ program
         }
         try {
           if (isCommand(text)) {
-            const reply = await takeCommand(text, store, clock, () => {});
-            if (!reply.ok) throw new PassgateError(reply.error as never, `command ${reply.jti ?? '?'} refused`);
+            const taken = await takeCommand(text, store, clock, () => {});
+            // An envelope that does not verify leaves nothing behind, not even its jti.
+            if (!taken.verified) throw new PassgateError(taken.code, 'command envelope does not verify: nothing recorded');
+            const { reply } = taken;
+            if (!reply.ok) throw new PassgateError(reply.error as never, `command ${reply.jti ?? '?'} refused (recorded as event ${taken.seq})`);
             console.log(`${file}: command ${reply.jti} accepted and recorded (no relay in this process)`);
             continue;
           }
-          console.log(`${file}: ${describeIngested(ingestEnvelope(text, store, clock))}`);
+          const ingested = ingestEnvelope(text, store, clock);
+          if (ingested.typ === 'passgate-ack+json') {
+            // A signed ack carried by hand: the backend has these events, the outbox may let them go.
+            const removed = store.ackUpTo(ingested.ack.upTo);
+            console.log(`${file}: ack up to ${ingested.ack.upTo} verified; ${removed} event(s) deleted from the outbox`);
+            continue;
+          }
+          console.log(`${file}: ${describeIngested(ingested)}`);
         } catch (e) {
           if (!isPassgateError(e)) throw e;
           refused++;
@@ -177,6 +187,8 @@ function describeIngested(r: Ingested): string {
       return `lookup answer ${r.reply.id} verified (holder status ${r.reply.s ?? 'unknown'})`;
     case 'passgate-cmd+json':
       return `command ${r.command.cmd} verified`;
+    case 'passgate-ack+json':
+      return `ack up to ${r.ack.upTo} verified`;
   }
 }
 
