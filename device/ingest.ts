@@ -12,7 +12,7 @@ import { checkCommand, parseLookupReply, type Command, type LookupReply } from '
 import { audienceOf, checkAck, type EventsAck } from './core/ack.js';
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
-import { keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
+import { compiledTrustInMemory, keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
 
 export type Ingested =
   /** `skippedKeys`: keys left out of the bundle as applied, with why (§1); empty when ignored. */
@@ -47,7 +47,7 @@ export function ingestEnvelope(text: string, store: GateStore, clock: Clock, exp
     // Compiled (keys checked, SM2 tables built) only when it will replace the bundle held: a
     // retained bundle delivered again at every reconnect costs nothing.
     const held = store.documentVersion('trust');
-    const compiled = held !== null && bundle.version <= held ? null : compileTrust(bundle);
+    const compiled = held !== null && bundle.version <= held ? null : compileTrust(bundle, compiledTrustInMemory(store));
     const outcome = store.replaceDocument('trust', bundle.version, bundle, nowMs);
     if (outcome === 'applied' && compiled) keepCompiledTrust(store, compiled);
     return { typ: env.typ, outcome, version: bundle.version, skippedKeys: outcome === 'applied' ? (compiled?.skipped ?? []) : [] };

@@ -3,8 +3,10 @@
  * BENCH_10M=1 adds the 10M-entry look-up run (several minutes, ~1 GB of disk).
  */
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { cpus, totalmem, release, platform, arch } from 'node:os';
-import { benchCore, type CoreBench } from './core.js';
+import { benchCore, type CoreBench, type MaxLatencyBench } from './core.js';
 import { benchSm2 } from './sm2.js';
 import { benchDrivers } from './drivers.js';
 import { ID_READ_WIRE_MS_115200 } from './serial-lib.js';
@@ -56,6 +58,21 @@ function coreTables(c: CoreBench): string {
   return `${head}\n\n${t1}\n\nThe same decisions through the service, each committed to the outbox before it returns. With WAL, \`synchronous=FULL\` fsyncs every commit, so a recorded event survives a power cut; \`NORMAL\` survives a process crash only. The gate uses FULL.\n\n${t2}\n\n${lists}`;
 }
 
+/** In a child process: a gate's start finds nothing warmed by the sections before. */
+function maxLatencySection(): string {
+  const only = fileURLToPath(new URL('./only.js', import.meta.url));
+  const r = JSON.parse(execFileSync(process.execPath, ['--expose-gc', only, 'max-latency'], { encoding: 'utf8', maxBuffer: 1 << 20 })) as MaxLatencyBench;
+  const keys = Object.entries(r.keys).map(([k, n]) => `${n} ${k}`).join(', ');
+  return [
+    `${r.decisions.toLocaleString('en')} decisions from a gate's start, round-robin over HP1 ES256, EdDSA, SM2, HC1 and ID cards and over every key (${keys}), so each key's first uses are inside the run; latency as the gate records it. Target: no decision over 20 ms.`,
+    `- trust bundle compiled at start (keys checked, SM2 tables built): ${r.trustCompileMs} ms`,
+    `- wall time: p50 ${r.p50Us} µs, p99 ${r.p99Us} µs, max **${(r.maxUs / 1000).toFixed(1)} ms**, ${r.over20Ms} over 20 ms`,
+    `- CPU time of the process over each decision (without what the machine gave other processes): p50 ${r.cpu.p50Us} µs, p99 ${r.cpu.p99Us} µs, max **${(r.cpu.maxUs / 1000).toFixed(1)} ms**, ${r.cpu.over20Ms} over 20 ms`,
+    `- slowest (wall): ${r.slowest.map((s) => `${s.kind} #${s.position} ${(s.us / 1000).toFixed(1)} ms`).join(', ')}`,
+    '- run alone: `npm run build && node --expose-gc dist/scripts/bench/only.js max-latency`',
+  ].join('\n');
+}
+
 /** Needs a mosquitto binary (the tests' too); without one the section says so instead of failing the run. */
 async function syncSection(): Promise<string> {
   console.error('sync …');
@@ -81,6 +98,8 @@ async function main(): Promise<void> {
   const parts: string[] = ['# Benchmarks\n', 'Written by `npm run bench`. Figures from one run; the machine matters more than the digits.\n', section('Machine', machine())];
   console.error('decision core …');
   parts.push(section('Decision core', coreTables(await benchCore({ tenMillion: process.env.BENCH_10M === '1' }))));
+  console.error('worst decision from start (fresh process) …');
+  parts.push(section('Worst decision from start', maxLatencySection()));
   console.error('SM2 …');
   const sm2 = benchSm2();
   parts.push(
