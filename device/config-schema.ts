@@ -93,10 +93,11 @@ export const CONFIG_SCHEMA: Schema = {
       'Clock trust.',
       {
         trusted: oneOfValues(
-          ['system', 'never'],
-          'system',
-          '`system`: trust the system clock (timesyncd/RTC keep it); `never`: treat the clock as untrusted, so policy.clockUntrusted applies to every decision (a gate with no RTC and no NTP).',
+          ['auto', 'system', 'never'],
+          'auto',
+          '`auto`: trust the clock while systemd-timesyncd or chrony reports it synchronised, or `clock.rtc` is present; `system`: always trust it; `never`: never (policy.clockUntrusted applies to every decision). In every mode a clock that reads earlier than the last known time (the latest recorded event or signed envelope) is untrusted.',
         ),
+        rtc: path('A real-time clock device (`/dev/rtc0` on a Pi 5 with its battery): while present, `auto` trusts the clock without NTP.', undefined, true),
       },
       [],
       { default: {} },

@@ -61,7 +61,7 @@ export interface MqttConfig {
 export interface Config {
   dataDir: string;
   durability: 'full' | 'normal';
-  clock: { trusted: 'system' | 'never' };
+  clock: { trusted: 'auto' | 'system' | 'never'; rtc?: string };
   logging: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; output: 'journald' | 'file'; file: string };
   scanners: ScannerConfig[];
   idReader?: IdReaderConfig;

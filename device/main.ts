@@ -17,7 +17,8 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config, type GpioConfig } from './config.js';
 import { createLogger, moduleLogger, type Logger } from './log.js';
 import { DB_FILE, GateStore } from './store/store.js';
-import { SystemClock } from './clock.js';
+import { clockFromConfig } from './clock-trust.js';
+import type { Clock } from './core/ports.js';
 import { NO_LOOKUP, Verifier } from './verifier.js';
 import { PassgateError, isPassgateError } from './core/errors.js';
 import { GateService, type DigitalInputPort, type GateServiceOptions, type HealthReport, type LinkPort, type ScanSource } from './service.js';
@@ -83,7 +84,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   const root = createLogger(config.logging);
   const log = moduleLogger(root, 'main');
   const store = openStore(config, log);
-  const clock = new SystemClock(config.clock.trusted === 'system');
+  const clock = clockFromConfig(config.clock, store);
 
   // GPIO first: the relay must be held at its safe level before anything else can happen.
   const gpio = await buildGpio(config.gpio, root);
@@ -137,6 +138,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
+  await clock.start(60_000, (s) => log.warn({ trusted: s.trusted, reason: s.reason }, 'clock trust changed'));
   await service.start();
   const identity = store.identity()!;
   log.info({ site: identity.site, gate: identity.gate, config: configFile }, 'ready');
@@ -269,7 +271,7 @@ export async function closeGpio(gpio: GpioParts, log: Logger): Promise<void> {
 /** GateService's options from the config and the parts built above. */
 export function serviceOptions(
   config: Config,
-  parts: { store: GateStore; clock: SystemClock; verifier: GateServiceOptions['verifier']; inputs: ScanSource[]; gpio: GpioParts; link: GateLink | null; log: Logger },
+  parts: { store: GateStore; clock: Clock; verifier: GateServiceOptions['verifier']; inputs: ScanSource[]; gpio: GpioParts; link: GateLink | null; log: Logger },
 ): GateServiceOptions {
   const { gpio, link } = parts;
   return {
@@ -297,7 +299,7 @@ export function serviceOptions(
 export function buildLink(
   config: Config,
   store: GateStore,
-  clock: SystemClock,
+  clock: Clock,
   root: Logger,
   verifier: () => Verifier | null,
   service: () => GateService | null,

@@ -2,8 +2,9 @@
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
 import type { ListName } from './core/types.js';
+import type { ClockTrustState } from './clock-trust.js';
 
-export function gateStatus(store: GateStore, clock: Clock) {
+export function gateStatus(store: GateStore, clock: Clock & { state?(): ClockTrustState }) {
   const now = clock.nowMs();
   const age = (ms: number | null | undefined) => (ms == null ? null : Math.round((now - ms) / 1000));
   const identity = store.identity();
@@ -19,7 +20,7 @@ export function gateStatus(store: GateStore, clock: Clock) {
     site: identity?.site ?? null,
     gate: identity?.gate ?? null,
     initialised: identity !== null,
-    clock: { trusted: clock.trusted(), nowMs: now },
+    clock: clockStatus(clock, now),
     trust: trust
       ? { version: trust.version, ageSeconds: age(trust.updatedAtMs), expiresAt: bundle?.expiresAt ?? null, stale: now > (bundle?.expiresAt ?? 0) * 1000, issuers: bundle?.issuers?.length ?? 0 }
       : null,
@@ -27,4 +28,11 @@ export function gateStatus(store: GateStore, clock: Clock) {
     lists: { tokens: list('tokens'), holders: list('holders') },
     outbox: { depth: outbox.depth, oldestAgeSeconds: age(outbox.oldestTsMs), lastSeq: outbox.lastSeq },
   };
+}
+
+/** Clock trust with its reason and floor when the clock can say (TrustingClock). */
+function clockStatus(clock: Clock & { state?(): ClockTrustState }, now: number) {
+  const s = clock.state?.();
+  if (!s) return { trusted: clock.trusted(), nowMs: now };
+  return { trusted: s.trusted, nowMs: now, reason: s.reason, mode: s.mode, floorMs: s.floorMs, behindFloor: s.behindFloor, synchronised: s.sync.synchronised };
 }

@@ -264,6 +264,7 @@ export class GateStore implements ListReader, PassbackReader {
     return this.db.transaction(() => {
       const seq = Number(this.q.appendEvent.run(tsMs, JSON.stringify(event)).lastInsertRowid);
       if (openedHandle) this.q.setOpened.run(openedHandle, tsMs);
+      this.raiseClockFloor(tsMs);
       return seq;
     }).immediate();
   }
@@ -332,6 +333,17 @@ export class GateStore implements ListReader, PassbackReader {
       this.q.setMeta.run('sync_session', String(next));
       return next;
     }).immediate();
+  }
+
+  /** The latest wall time known to have passed (ms): a clock reading earlier is not trusted (device/clock-trust.ts). */
+  clockFloorMs(): number {
+    return Number(this.q.getMeta.get('clock_floor_ms') ?? '0');
+  }
+
+  /** Raises the clock floor to `ms` (never lowers it): every recorded event, every verified envelope's iat. */
+  raiseClockFloor(ms: number): void {
+    if (!Number.isFinite(ms) || ms <= this.clockFloorMs()) return;
+    this.q.setMeta.run('clock_floor_ms', String(Math.floor(ms)));
   }
 
   /** A small JSON value kept across restarts (e.g. a `set-mode` override); undefined if never saved. */
