@@ -4,26 +4,29 @@
  * external checks drive them — so change them only compatibly.
  */
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliError, EXIT, conventional, runCli } from './lib/cli.js';
 import { createInterface } from 'node:readline';
-import { GateStore } from '../device/store/store.js';
+import { DB_FILE, GateStore } from '../device/store/store.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { takeCommand } from '../device/commands.js';
 import { Verifier, type Verdict } from '../device/verifier.js';
 import { FixedClock, SystemClock } from '../device/clock.js';
+import { TrustingClock } from '../device/clock-trust.js';
 import { isPassgateError, PassgateError } from '../device/core/errors.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { parseEnvelope } from '../device/core/envelope.js';
 import { checkGateId, checkSiteId } from '../sync/topics.js';
 import { algOfSpki } from '../device/core/trust.js';
 import { gateStatus } from '../device/status.js';
-import { decodeQrImage } from '../drivers/camera/decode.js';
 import type { Clock } from '../device/core/ports.js';
 import type { Presented } from '../device/core/types.js';
 
 const program = new Command('passgate').description('offline health-code and ID-card gate').showHelpAfterError();
+program.exitOverride();
 
-const dataDir = () => new Option('--data-dir <dir>', 'the gate data directory').makeOptionMandatory();
+const dataDir = () => new Option('--data-dir <dir>', 'the gate data directory (from `passgate init` or `passgate provision`)').makeOptionMandatory();
 const clockOf = (now: string | undefined, untrusted: boolean | undefined): Clock =>
   now === undefined ? new SystemClock(!untrusted) : new FixedClock(parseEpoch(now) * 1000);
 
@@ -37,18 +40,12 @@ program
   .action((o: { dataDir: string; site: string; gate: string; root: string[] }) => {
     if (o.root.length > 2) fail('BAD_CONFIG', 'at most two roots (current and next)');
     for (const r of o.root) {
-      const der = b64uDecode(r);
-      try {
-        if (!der) throw new Error('not base64url');
-        algOfSpki(der);
-      } catch (e) {
-        fail('BAD_CONFIG', `--root ${r.slice(0, 16)}…: ${(e as Error).message}`);
-      }
+      checkRoot(r);
     }
     // They become MQTT topic levels: the topic contract decides what is allowed.
     checkSiteId(o.site);
     checkGateId(o.gate);
-    withStore(o.dataDir, (store) => store.initialise({ site: o.site, gate: o.gate, roots: o.root }));
+    withStore(o.dataDir, { create: true }, (store) => store.initialise({ site: o.site, gate: o.gate, roots: o.root }));
     console.log(`initialised gate ${o.site}/${o.gate} in ${o.dataDir} with ${o.root.length} pinned root(s)`);
   });
 
@@ -57,7 +54,7 @@ program
   .description('ingest signed envelopes (trust, policy, list, lookup, cmd); prints what changed')
   .addOption(dataDir())
   .option('--now <epoch>', 'ingest as if the trusted time were EPOCH (seconds)')
-  .argument('<file...>')
+  .argument('<file...>', 'envelope files (JSON), as passgate-issuer writes them')
   .action(async (files: string[], o: { dataDir: string; now?: string }) => {
     const clock = clockOf(o.now, false);
     let refused = 0;
@@ -100,7 +97,7 @@ program
   .addOption(new Option('--input <kind>', 'what was presented').choices(['qr', 'idcard']).default('qr'))
   .option('--dry-run', 'decide without recording (no outbox event, no anti-passback memory)')
   .option('--clock-untrusted', 'treat the system clock as untrusted')
-  .argument('<text>')
+  .argument('<text>', 'the code text or ID number; "-" reads one per line from stdin')
   .action(async (text: string, o: { dataDir: string; now?: string; input: 'qr' | 'idcard'; dryRun?: boolean; clockUntrusted?: boolean }) => {
     const clock = clockOf(o.now, o.clockUntrusted);
     await withStoreAsync(o.dataDir, async (store) => {
@@ -117,15 +114,20 @@ program
   .description('versions, ages, counts, clock trust and outbox depth, as JSON')
   .addOption(dataDir())
   .option('--clock-untrusted', 'report the system clock as untrusted')
-  .action((o: { dataDir: string; clockUntrusted?: boolean }) => {
-    withStore(o.dataDir, (store) => console.log(JSON.stringify(gateStatus(store, new SystemClock(!o.clockUntrusted)), null, 2)));
+  .action(async (o: { dataDir: string; clockUntrusted?: boolean }) => {
+    await withStoreAsync(o.dataDir, async (store) => {
+      const clock = new TrustingClock({ mode: o.clockUntrusted ? 'never' : 'auto', floorMs: () => store.clockFloorMs() });
+      await clock.refresh();
+      console.log(JSON.stringify(gateStatus(store, clock), null, 2));
+    });
   });
 
 program
   .command('decode-image')
   .description('print the QR text found in an image file (PNG, JPEG …), one line per code')
-  .argument('<file...>')
+  .argument('<file...>', 'image files')
   .action(async (files: string[]) => {
+    const { decodeQrImage } = await import('../drivers/camera/decode.js'); // the image stack only when asked for
     let missed = 0;
     for (const file of files) {
       try {
@@ -138,6 +140,21 @@ program
       }
     }
     if (missed > 0) process.exitCode = 1;
+  });
+
+program
+  .command('doctor')
+  .description('check this gate: configuration, data directory, store, documents, clock, broker, devices, GPIO, systemd unit')
+  .option('--config <file>', 'the gate configuration', '/etc/passgate/config.json')
+  .option('--json', 'print the results as one JSON document')
+  .option('--root <dir>', 'filesystem root for /dev, /sys, /run and /etc (a test rig)', '/')
+  .action(async (o: { config: string; json?: boolean; root: string }) => {
+    const { runDoctor, defaultDoctorEnv, exitStatus, formatResults } = await import('../app/doctor.js');
+    const results = await runDoctor(o.config, defaultDoctorEnv({ root: o.root }));
+    const status = exitStatus(results);
+    if (o.json) console.log(JSON.stringify({ status: ['OK', 'WARN', 'FAIL'][status], exitCode: status, checks: results }, null, 2));
+    else console.log(formatResults(results));
+    process.exitCode = status;
   });
 
 function presentedOf(input: 'qr' | 'idcard', text: string): Presented {
@@ -194,8 +211,36 @@ function parseEpoch(s: string): number {
   return Number(s);
 }
 
-function withStore<T>(dir: string, fn: (s: GateStore) => T): T {
-  const store = GateStore.open(dir);
+/** A root must be the SPKI `passgate-issuer root` prints: say so, not what OpenSSL thought of the bytes. */
+function checkRoot(r: string): void {
+  const der = b64uDecode(r);
+  let ok = der !== null && der.length > 0;
+  if (ok) {
+    try {
+      algOfSpki(der!);
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    const shown = r.length > 16 ? `${r.slice(0, 16)}…` : r;
+    fail('BAD_CONFIG', `--root ${JSON.stringify(shown)} is not a federation root public key: expected the base64url SPKI (ES256 P-256, Ed25519 or SM2) that \`passgate-issuer root\` prints`);
+  }
+}
+
+/**
+ * Opens the store at `dir`. Only `init` may create one: elsewhere a path without a store (a typo)
+ * is an error naming it, and nothing is created there.
+ */
+function openStore(dir: string, create: boolean): GateStore {
+  if (!create && !existsSync(join(dir, DB_FILE))) {
+    throw new CliError('NOT_INITIALISED', `no gate store in ${dir} (looked for ${join(dir, DB_FILE)}): check --data-dir, or run passgate init there`, EXIT.NO_INPUT);
+  }
+  return GateStore.open(dir);
+}
+
+function withStore<T>(dir: string, o: { create: boolean }, fn: (s: GateStore) => T): T {
+  const store = openStore(dir, o.create);
   try {
     return fn(store);
   } finally {
@@ -204,7 +249,7 @@ function withStore<T>(dir: string, fn: (s: GateStore) => T): T {
 }
 
 async function withStoreAsync<T>(dir: string, fn: (s: GateStore) => Promise<T>): Promise<T> {
-  const store = GateStore.open(dir);
+  const store = openStore(dir, false);
   try {
     return await fn(store);
   } finally {
@@ -216,8 +261,13 @@ function fail(code: string, message: string): never {
   throw new PassgateError(code as never, message);
 }
 
-program.parseAsync().catch((e: unknown) => {
-  if (isPassgateError(e)) console.error(`passgate: ${e.code}: ${e.message}`);
-  else console.error(`passgate: INTERNAL: ${(e as Error).stack ?? String(e)}`);
-  process.exit(isPassgateError(e) ? 1 : 70);
-});
+/** Exit codes for the reason codes a command can end on (the rest: 1, something was refused). */
+function exitFor(e: { code: string }): number {
+  if (e.code === 'NOT_INITIALISED') return EXIT.NO_INPUT;
+  if (e.code === 'ALREADY_INITIALISED') return EXIT.EXISTS;
+  if (e.code === 'BAD_CONFIG') return EXIT.CONFIG;
+  return EXIT.REFUSED;
+}
+
+conventional(program);
+void runCli(program, { exitFor });
