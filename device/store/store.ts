@@ -129,6 +129,11 @@ export class GateStore implements ListReader, PassbackReader {
     return new GateStore(db);
   }
 
+  /** Opens an existing store for reading only (doctor): nothing is created, migrated or written. */
+  static openReadOnly(dataDir: string): GateStore {
+    return new GateStore(new Database(join(dataDir, DB_FILE), { readonly: true, fileMustExist: true }));
+  }
+
   close(): void {
     this.db.close();
   }
