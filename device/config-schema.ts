@@ -305,6 +305,16 @@ export const CONFIG_SCHEMA: Schema = {
       },
       ['url'],
     ),
+    metrics: obj(
+      'Prometheus metrics at `http://host:port/metrics` (`passgate_` series: decisions, latencies, outbox, documents, clock, broker, refusals). Off by default.',
+      {
+        enabled: bool(false, 'Serve /metrics.'),
+        host: str('Listen address. Loopback by default: put a scraper on the gate or a reverse proxy in front.', { minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9.:_-]+$' }, '127.0.0.1'),
+        port: int(1, 65_535, 9464, '', 'Listen port (9464: the Prometheus exporter convention).'),
+      },
+      [],
+      { default: {} },
+    ),
     outbox: obj(
       'The event outbox.',
       {

@@ -71,6 +71,7 @@ export interface Config {
   guardConsole: { enabled: boolean; host: string; port: number };
   mqtt?: MqttConfig;
   outbox: { maxEvents: number };
+  metrics: { enabled: boolean; host: string; port: number };
 }
 
 /** A refused configuration: `problems` holds one readable line per fault. */

@@ -40,6 +40,9 @@ import {
   type IndicatorChannelConfig,
 } from '../drivers/gpio/index.js';
 import { GateLink } from '../sync/gate-link.js';
+import { EventBus } from './bus.js';
+// The composition root is moving to app/; until then the gate is assembled here.
+import { linkToBus, startMetrics } from '../app/metrics.js';
 import { createCommandRunner, type CommandRunner } from '../sync/commands.js';
 
 export const EXIT_CONFIG = 78; // EX_CONFIG: the unit's RestartPreventExitStatus
@@ -114,7 +117,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   verifier = new Verifier(store, clock, link?.lookupPort ?? NO_LOOKUP, moduleLogger(root, 'verifier'));
 
   const inputs = await buildInputs(config, root);
-  service = new GateService(serviceOptions(config, { store, clock, verifier, inputs, gpio, link, log: root }));
+  const bus = new EventBus(moduleLogger(root, 'main'));
+  service = new GateService({ ...serviceOptions(config, { store, clock, verifier, inputs, gpio, link, log: root }), bus });
 
   async function shutdown(reason: string, code: number): Promise<void> {
     if (shuttingDown) return;
@@ -140,6 +144,9 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
 
   await clock.start(60_000, (s) => log.warn({ trusted: s.trusted, reason: s.reason }, 'clock trust changed'));
   await service.start();
+  if (link) linkToBus(link, bus);
+  const metrics = await startMetrics(config.metrics, { bus, status: () => service!.status(), ...(link ? { brokerConnected: () => link.connected } : {}) });
+  if (metrics) log.info({ url: metrics.url }, 'metrics served');
   const identity = store.identity()!;
   log.info({ site: identity.site, gate: identity.gate, config: configFile }, 'ready');
   notify('READY=1', `STATUS=gate ${identity.site}/${identity.gate} ready`);
