@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, EXIT, conventional, runCli } from './lib/cli.js';
+import type { ProvisionFlags } from './lib/provision-cli.js';
 import { createInterface } from 'node:readline';
 import { DB_FILE, GateStore } from '../device/store/store.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
@@ -147,14 +148,42 @@ program
   .description('check this gate: configuration, data directory, store, documents, clock, broker, devices, GPIO, systemd unit')
   .option('--config <file>', 'the gate configuration', '/etc/passgate/config.json')
   .option('--json', 'print the results as one JSON document')
-  .option('--root <dir>', 'filesystem root for /dev, /sys, /run and /etc (a test rig)', '/')
-  .action(async (o: { config: string; json?: boolean; root: string }) => {
+  .option('--root-dir <dir>', 'filesystem root for /dev, /sys, /run and /etc (a test rig)', '/')
+  .action(async (o: { config: string; json?: boolean; rootDir: string }) => {
     const { runDoctor, defaultDoctorEnv, exitStatus, formatResults } = await import('../app/doctor.js');
-    const results = await runDoctor(o.config, defaultDoctorEnv({ root: o.root }));
+    const results = await runDoctor(o.config, defaultDoctorEnv({ root: o.rootDir }));
     const status = exitStatus(results);
     if (o.json) console.log(JSON.stringify({ status: ['OK', 'WARN', 'FAIL'][status], exitCode: status, checks: results }, null, 2));
     else console.log(formatResults(results));
     process.exitCode = status;
+  });
+
+program
+  .command('provision')
+  .description('turn this machine into a gate: data directory, device key and CSR, devices and udev rules, configuration; safe to run again')
+  .option('--site <site>', 'site id (asked for on a terminal when missing)')
+  .option('--gate <gate>', 'gate id (asked for on a terminal when missing)')
+  .option('--root <b64u_spki...>', 'pinned federation root public key(s), base64url SPKI; one or two')
+  .option('--config <file>', 'configuration file to write', '/etc/passgate/config.json')
+  .option('--data-dir <dir>', 'gate data directory', '/var/lib/passgate')
+  .option('--broker <url>', 'MQTT broker URL (mqtts://host:8883); none: offline gate')
+  .option('--username <name>', 'MQTT username')
+  .option('--password-stdin', 'read the MQTT password from the first line of stdin (kept in a 0640 file, not the config)')
+  .option('--ca <file>', "CA certificate of the broker's certificate (PEM)")
+  .option('--scanner <path>', 'the code scanner: a path from the device list, "simulated" or "none"')
+  .option('--id-reader <path>', 'the ID-card reader: a path from the device list, "simulated" or "none"')
+  .option('--relay-line <n>', 'relay GPIO line (BCM)', '17')
+  .option('--relay-active-high', 'the relay board switches on with its input high (default: active-low)')
+  .option('--simulated-gpio', 'no real GPIO (a test rig): nothing is switched')
+  .option('--csr-out <file>', "write a certificate signing request for the broker's mTLS")
+  .option('--cert <file>', 'install the certificate the backend signed (checked against the device key)')
+  .option('--list-devices', 'only list the serial and HID devices found')
+  .option('--force', 'replace an existing gate identity or device key')
+  .option('--dry-run', 'show what would be done; write nothing')
+  .option('--root-dir <dir>', 'filesystem root for /dev, /sys and /etc (a test rig)', '/')
+  .action(async (o: ProvisionFlags) => {
+    const { provisionCommand } = await import('./lib/provision-cli.js');
+    process.exitCode = await provisionCommand(o);
   });
 
 function presentedOf(input: 'qr' | 'idcard', text: string): Presented {
