@@ -186,6 +186,36 @@ program
     process.exitCode = await provisionCommand(o);
   });
 
+program
+  .command('selftest')
+  .description('with the service stopped: pulse the relay, show each LED, wait for one code scan and one card read')
+  .option('--config <file>', 'the gate configuration', '/etc/passgate/config.json')
+  .option('--wait <seconds>', 'how long to wait for the scan and for the card', '30')
+  .option('--pulse-ms <ms>', 'relay pulse length', '300')
+  .action(async (o: { config: string; wait: string; pulseMs: string }) => {
+    const [{ runSelftest }, { exitStatus }, { runCommand }] = await Promise.all([import('../app/selftest.js'), import('../app/doctor.js'), import('../device/clock-trust.js')]);
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    const lines = rl[Symbol.asyncIterator]();
+    try {
+      const results = await runSelftest(o.config, {
+        confirm: async (q) => {
+          process.stdout.write(`${q} [y/n] `);
+          const a = await lines.next();
+          if (!process.stdin.isTTY) process.stdout.write('\n');
+          return !a.done && /^y/i.test(a.value.trim());
+        },
+        say: (t) => console.log(t),
+        run: runCommand,
+        unit: 'passgate.service',
+        waitMs: Math.max(1, Number(o.wait) || 30) * 1000,
+        pulseMs: Math.min(2000, Math.max(50, Number(o.pulseMs) || 300)),
+      });
+      process.exitCode = exitStatus(results);
+    } finally {
+      rl.close();
+    }
+  });
+
 function presentedOf(input: 'qr' | 'idcard', text: string): Presented {
   return input === 'qr' ? { input, text } : { input, idNumber: text };
 }
