@@ -27,7 +27,6 @@ import { LineRelay, indicatorPort, inputPort } from './gate/gpio.js';
 import { loadSystemSerialBinding } from '../drivers/serial/binding.js';
 import { SerialScanner, SimulatedScanner } from '../drivers/serial-scanner/index.js';
 import { IdCardReader, SimulatedIdCardReader } from '../drivers/idcard/index.js';
-import { CameraScanner, CommandMjpegSource, ImageFileSource } from '../drivers/camera/index.js';
 import { HidScanner, NodeHidTransport } from '../drivers/hid-scanner/index.js';
 import {
   Indicator,
@@ -218,6 +217,8 @@ export async function buildInputs(config: Config, root: Logger): Promise<ScanSou
   }
   const cam = config.camera;
   if (cam) {
+    // The camera stack (sharp, ZXing WebAssembly: ~15 MB resident) is loaded only for a gate that has a camera.
+    const { CameraScanner, CommandMjpegSource, ImageFileSource } = await import('../drivers/camera/index.js');
     const logger = moduleLogger(root, 'camera');
     const source =
       cam.type === 'command'
