@@ -22,7 +22,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../device/config.js';
 import { DB_FILE, GateStore } from '../device/store/store.js';
-import { algOfSpki } from '../device/core/trust.js';
+import { rootKey } from '../device/core/trust.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { checkGateId, checkSiteId } from '../sync/topics.js';
 import { lookupUser } from './doctor.js';
@@ -165,7 +165,7 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
     const der = b64uDecode(r);
     try {
       if (!der || der.length === 0) throw new Error();
-      algOfSpki(der);
+      rootKey(der);
     } catch {
       throw new ProvisionError('BAD_CONFIG', `--root ${JSON.stringify(r.length > 16 ? `${r.slice(0, 16)}…` : r)} is not a federation root public key (the base64url SPKI \`passgate-issuer root\` prints)`);
     }

@@ -3,6 +3,8 @@ import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
 import type { ListName } from './core/types.js';
 import type { ClockTrustState } from './clock-trust.js';
+import { describeSkipped } from './core/trust.js';
+import { loadTrust } from './documents.js';
 
 export function gateStatus(store: GateStore, clock: Clock & { state?(): ClockTrustState }) {
   const now = clock.nowMs();
@@ -22,7 +24,14 @@ export function gateStatus(store: GateStore, clock: Clock & { state?(): ClockTru
     initialised: identity !== null,
     clock: clockStatus(clock, now),
     trust: trust
-      ? { version: trust.version, ageSeconds: age(trust.updatedAtMs), expiresAt: bundle?.expiresAt ?? null, stale: now > (bundle?.expiresAt ?? 0) * 1000, issuers: bundle?.issuers?.length ?? 0 }
+      ? {
+          version: trust.version,
+          ageSeconds: age(trust.updatedAtMs),
+          expiresAt: bundle?.expiresAt ?? null,
+          stale: now > (bundle?.expiresAt ?? 0) * 1000,
+          issuers: bundle?.issuers?.length ?? 0,
+          keysLeftOut: keysLeftOut(store),
+        }
       : null,
     policy: { version: policy?.version ?? 0, ageSeconds: age(policy?.updatedAtMs), defaults: policy === null },
     lists: { tokens: list('tokens'), holders: list('holders') },
@@ -33,6 +42,22 @@ export function gateStatus(store: GateStore, clock: Clock & { state?(): ClockTru
 /** Clock trust with its reason and floor when the clock can say (TrustingClock). */
 function clockStatus(clock: Clock & { state?(): ClockTrustState }, now: number) {
   const s = clock.state?.();
-  if (!s) return { trusted: clock.trusted(), nowMs: now };
-  return { trusted: s.trusted, nowMs: now, reason: s.reason, mode: s.mode, floorMs: s.floorMs, behindFloor: s.behindFloor, synchronised: s.sync.synchronised };
+  return {
+    trusted: s ? s.trusted : clock.trusted(),
+    nowMs: now,
+    reason: s?.reason ?? null,
+    mode: s?.mode ?? null,
+    floorMs: s?.floorMs ?? null,
+    behindFloor: s?.behindFloor ?? null,
+    synchronised: s?.sync.synchronised ?? null,
+  };
+}
+
+/** Keys of the held bundle that the gate does not use, and why (§1), for a technician to see. */
+function keysLeftOut(store: GateStore): string[] {
+  try {
+    return loadTrust(store)?.skipped.map(describeSkipped) ?? [];
+  } catch (e) {
+    return [`trust bundle could not be compiled: ${(e as Error).message}`];
+  }
 }
