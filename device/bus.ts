@@ -22,6 +22,14 @@ export interface BusEvents {
   healthChanged: { part: string; ok: boolean; detail?: string };
   /** The outbox shrank because an ack covered events (depth after). */
   eventsAcked: { upTo: number; depth: number };
+  /** A granted scan reached the relay: ms from the scan's arrival to the pulse (metrics). */
+  relayPulsed: { seq: number; scanToRelayMs: number };
+  /** The broker link came up or went down. */
+  linkChanged: { connected: boolean; reason?: string };
+  /** A signed message from the backend was refused (`command` for R/cmd, else `envelope`). */
+  messageRefused: { kind: 'envelope' | 'command'; reason: string };
+  /** A guard signed in to the console, or failed to. */
+  guardSignIn: { ok: boolean };
 }
 
 export type BusEvent = keyof BusEvents;

@@ -30,8 +30,28 @@ export interface VerifiedCommand {
   payload: unknown;
 }
 
-/** Ingests one envelope. `expected` pins the typ when the channel it arrived on implies one. */
+/**
+ * Ingests one envelope. `expected` pins the typ when the channel it arrived on implies one. A verified
+ * envelope raises the clock floor to its `iat`/`issuedAt`: its signer vouches that that time has passed.
+ */
 export function ingestEnvelope(text: string, store: GateStore, clock: Clock, expected?: EnvelopeType): Ingested {
+  const r = ingestVerified(text, store, clock, expected);
+  store.raiseClockFloor(signedTimeMs(text));
+  return r;
+}
+
+/** The payload's issue time in ms (0 if none); only called once the envelope has verified. */
+function signedTimeMs(text: string): number {
+  try {
+    const p = JSON.parse(Buffer.from(parseEnvelope(text).payloadB64, 'base64url').toString('utf8')) as { iat?: unknown; issuedAt?: unknown };
+    const t = typeof p.iat === 'number' ? p.iat : typeof p.issuedAt === 'number' ? p.issuedAt : 0;
+    return Number.isFinite(t) ? t * 1000 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function ingestVerified(text: string, store: GateStore, clock: Clock, expected?: EnvelopeType): Ingested {
   const identity = store.identity();
   if (!identity) throw new PassgateError('NOT_INITIALISED', 'run passgate init first');
   const env = parseEnvelope(text);

@@ -14,6 +14,7 @@
  */
 import { moduleLogger, type Logger } from '../base/log.js';
 import type { GateStore } from './store/store.js';
+import type { EventBus } from './bus.js';
 import type { Clock } from './core/ports.js';
 import type { Presented } from './core/types.js';
 import type { Verifier } from './verifier.js';
@@ -75,6 +76,8 @@ export interface GateServiceOptions {
   now?: () => number;
   /** A non-critical part unhealthy longer than this stops the watchdog (systemd then restarts us). Default 60 s. */
   watchdogGraceMs?: number;
+  /** Decisions and pulses are told here (metrics, console). */
+  bus?: EventBus;
 }
 
 export interface PartHealth {
@@ -255,6 +258,7 @@ export class GateService {
   private async present(scan: Presented, source: string): Promise<void> {
     if (!this.running) return;
     this.inFlight++;
+    const scannedAt = this.now();
     try {
       // present() commits the decision's event before it returns: only then may the gate act on it.
       const verdict = await this.o.verifier.present(scan);
@@ -274,6 +278,8 @@ export class GateService {
         displayName: d.displayName,
         pulseMs: this.o.verifier.currentPolicy().pulseMs,
       });
+      if (verdict.seq !== null && verdict.event) this.o.bus?.emit('eventRecorded', { seq: verdict.seq, event: verdict.event });
+      if (outcome.kind === 'opened' && verdict.seq !== null) this.o.bus?.emit('relayPulsed', { seq: verdict.seq, scanToRelayMs: this.now() - scannedAt });
       // Handles and codes only: never d.displayName, never the scan.
       this.log.info(
         { source, seq: verdict.seq, result: d.result, reason: d.reason, format: d.format, issuer: d.issuer, handle: d.handle, latencyUs: verdict.latencyUs, gate: outcome.kind },

@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md with the machine it ran on.
  * BENCH_10M=1 adds the 10M-entry look-up run (several minutes, ~1 GB of disk).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { cpus, totalmem, release, platform, arch } from 'node:os';
@@ -14,6 +14,7 @@ import { benchCamera } from './camera.js';
 import { benchGate } from './gate.js';
 import { benchSync } from './sync.js';
 import { startMosquitto } from '../backend/mosquitto.js';
+import { benchMemory, unitNodeFlags, type MemoryBench } from './memory.js';
 
 /**
  * A section of the report. Collects garbage first (the bench runs with --expose-gc): the decision
@@ -94,7 +95,46 @@ async function syncSection(): Promise<string> {
   }
 }
 
+function memoryText(m: MemoryBench): string {
+  return [
+    `The service as systemd runs it (\`node ${unitNodeFlags().join(' ')} dist/device/main.js\`, the unit's flags): a serial scanner on a socat pty, simulated GPIO, the guard console, MQTT connected to mosquitto with no backend, so nothing is ever acknowledged. RSS is the process's VmRSS. Targets: RSS ≤ 100 MB throughout; start to ready ≤ 1.5 s.`,
+    '',
+    `- start → ready: **${m.startToReadyMs} ms**`,
+    `- RSS at ready (MQTT connected): **${m.rssReadyMiB} MiB**`,
+    `- RSS idle (5 s later): **${m.rssIdleMiB} MiB**`,
+    `- RSS after ${m.scans.toLocaleString('en')} scans, ${m.eventsWaiting.toLocaleString('en')} events waiting for an ack: **${m.rssAfterScansMiB} MiB**`,
+  ].join('\n');
+}
+
+/** Replaces one section of an existing BENCHMARKS.md (a run of only that section). */
+function replaceSection(title: string, text: string): void {
+  let doc = '';
+  try {
+    doc = readFileSync('BENCHMARKS.md', 'utf8');
+  } catch {
+    /* a new file */
+  }
+  const body = section(title, text);
+  const at = doc.indexOf(`## ${title}`);
+  if (at < 0) doc = `${doc.trimEnd()}\n\n${body}`;
+  else {
+    const next = doc.indexOf('\n## ', at + 3);
+    doc = `${doc.slice(0, at)}${body}${next < 0 ? '' : doc.slice(next)}`;
+  }
+  writeFileSync('BENCHMARKS.md', doc);
+}
+
+const MEMORY_TITLE = 'Memory and start-up (the service process)';
+
 async function main(): Promise<void> {
+  if (process.argv.includes('memory')) {
+    console.error('memory …');
+    const m = await benchMemory();
+    console.log(memoryText(m));
+    replaceSection(MEMORY_TITLE, memoryText(m));
+    console.error('BENCHMARKS.md: memory section written');
+    return;
+  }
   const parts: string[] = ['# Benchmarks\n', 'Written by `npm run bench`. Figures from one run; the machine matters more than the digits.\n', section('Machine', machine())];
   console.error('decision core …');
   parts.push(section('Decision core', coreTables(await benchCore({ tenMillion: process.env.BENCH_10M === '1' }))));
@@ -142,6 +182,8 @@ async function main(): Promise<void> {
     ),
   );
   parts.push(section('Fleet sync (MQTT, mosquitto on loopback)', await syncSection()));
+  console.error('memory …');
+  parts.push(section(MEMORY_TITLE, memoryText(await benchMemory())));
   writeFileSync('BENCHMARKS.md', parts.join('\n'));
   console.error('BENCHMARKS.md written');
 }
