@@ -12,7 +12,9 @@
  * process handlers). A failing part is logged and shows in health(); it never brings the service
  * down.
  */
+import { moduleLogger, type Logger } from '../base/log.js';
 import type { GateStore } from './store/store.js';
+import type { EventBus } from './bus.js';
 import type { Clock } from './core/ports.js';
 import type { Presented } from './core/types.js';
 import type { Verifier } from './verifier.js';
@@ -50,13 +52,8 @@ export interface LinkPort {
   health?(): HealthReport;
 }
 
-export interface ServiceLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  child?(bindings: object): ServiceLogger;
-}
+/** The one Logger (base/log.ts). */
+export type ServiceLogger = Logger;
 
 export interface GateServiceOptions {
   store: GateStore;
@@ -79,6 +76,8 @@ export interface GateServiceOptions {
   now?: () => number;
   /** A non-critical part unhealthy longer than this stops the watchdog (systemd then restarts us). Default 60 s. */
   watchdogGraceMs?: number;
+  /** Decisions and pulses are told here (metrics, console). */
+  bus?: EventBus;
 }
 
 export interface PartHealth {
@@ -259,6 +258,7 @@ export class GateService {
   private async present(scan: Presented, source: string): Promise<void> {
     if (!this.running) return;
     this.inFlight++;
+    const scannedAt = this.now();
     try {
       // present() commits the decision's event before it returns: only then may the gate act on it.
       const verdict = await this.o.verifier.present(scan);
@@ -278,6 +278,8 @@ export class GateService {
         displayName: d.displayName,
         pulseMs: this.o.verifier.currentPolicy().pulseMs,
       });
+      if (verdict.seq !== null && verdict.event) this.o.bus?.emit('eventRecorded', { seq: verdict.seq, event: verdict.event });
+      if (outcome.kind === 'opened' && verdict.seq !== null) this.o.bus?.emit('relayPulsed', { seq: verdict.seq, scanToRelayMs: this.now() - scannedAt });
       // Handles and codes only: never d.displayName, never the scan.
       this.log.info(
         { source, seq: verdict.seq, result: d.result, reason: d.reason, format: d.format, issuer: d.issuer, handle: d.handle, latencyUs: verdict.latencyUs, gate: outcome.kind },
@@ -324,7 +326,7 @@ function mergeHealth(a: HealthReport, b: HealthReport | undefined): HealthReport
 }
 
 function child(log: ServiceLogger, mod: string): ServiceLogger {
-  return typeof log.child === 'function' ? log.child({ mod }) : log;
+  return moduleLogger(log, mod);
 }
 
 export function isLoopback(host: string): boolean {

@@ -2,13 +2,14 @@
  * The decision service: the pure pipeline plus what it cannot do itself — the online look-up, the
  * timing, and committing the event (and anti-passback memory) before anyone may act on an `open`.
  */
+import { SILENT, type Logger } from '../base/log.js';
 import { evaluate } from './core/decide.js';
 import type { Clock, DecisionContext, LookupAnswer } from './core/ports.js';
 import type { Decision, Policy, Presented } from './core/types.js';
 import type { Trust } from './core/trust.js';
 import type { GateStore } from './store/store.js';
 import { loadPolicy, loadTrust } from './documents.js';
-import { decisionEvent, type Versions } from './events.js';
+import { decisionEvent, type GateEvent, type Versions } from './events.js';
 import { ModeOverrides } from './modes.js';
 
 /** Asks the backend about a holder (§7); resolves null when no answer comes in time. */
@@ -24,11 +25,10 @@ export interface Verdict {
   /** The outbox seq of its event; null on a dry run or when it could not be recorded. */
   seq: number | null;
   latencyUs: number;
+  /** The event recorded under `seq` (for the bus). */
+  event?: GateEvent;
 }
 
-export interface Logger {
-  error(obj: object, msg: string): void;
-}
 
 export class Verifier {
   private trust: Trust | null = null;
@@ -41,7 +41,7 @@ export class Verifier {
     private readonly store: GateStore,
     private readonly clock: Clock,
     private readonly lookup: LookupPort = NO_LOOKUP,
-    private readonly log: Logger = { error: () => {} },
+    private readonly log: Logger = SILENT,
   ) {
     this.modes = new ModeOverrides(store, clock);
     this.reload();
@@ -87,7 +87,7 @@ export class Verifier {
       const event = decisionEvent(decision, this.clock, this.versions(), latencyUs);
       const opened = decision.result === 'open' ? decision.handle : null;
       const seq = this.store.recordEvent(event, event.tsMs, opened);
-      return { decision, seq, latencyUs };
+      return { decision, seq, latencyUs, event };
     } catch (e) {
       // Not recorded means not opened: an open that leaves no trace is worse than a held commuter.
       this.log.error({ err: e, reason: decision.reason }, 'could not record the decision');

@@ -170,7 +170,7 @@ function salvageStore(dataDir: string): { salvage: Salvage; meta: [string, strin
         return fallback;
       }
     };
-    for (const key of ['identity', 'sync_session']) {
+    for (const key of ['identity', 'sync_session', 'clock_floor_ms']) {
       const v = attempt(() => d.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key) as string | undefined, undefined);
       if (v !== undefined) salvage.meta.push([key, v]);
     }

@@ -115,13 +115,17 @@ export class GateStore implements ListReader, PassbackReader {
         const store = new GateStore(db, dataDir, options);
         store.cleanup = () => rmSync(copyDir, { recursive: true, force: true });
         return store;
-        return new GateStore(db, dataDir, options);
       }
     }
     mkdirSync(dataDir, { recursive: true });
     const store = new GateStore(connect(dataDir, options), dataDir, options);
     store.raiseSeqFloor();
     return store;
+  }
+
+  /** Opens an existing store for reading only (doctor): nothing is created, migrated or written. */
+  static openReadOnly(dataDir: string): GateStore {
+    return GateStore.open(dataDir, { readonly: true });
   }
 
   close(): void {
@@ -391,6 +395,7 @@ export class GateStore implements ListReader, PassbackReader {
     return this.db.transaction(() => {
       const seq = Number(this.q.appendEvent.run(tsMs, JSON.stringify(event)).lastInsertRowid);
       if (openedHandle) this.q.setOpened.run(openedHandle, tsMs);
+      this.raiseClockFloor(tsMs);
       return seq;
     }).immediate();
   }
@@ -478,6 +483,17 @@ export class GateStore implements ListReader, PassbackReader {
     }).immediate();
   }
 
+  /** The latest wall time known to have passed (ms): a clock reading earlier is not trusted (device/clock-trust.ts). */
+  clockFloorMs(): number {
+    return Number(this.q.getMeta.get('clock_floor_ms') ?? '0');
+  }
+
+  /** Raises the clock floor to `ms` (never lowers it): every recorded event, every verified envelope's iat. */
+  raiseClockFloor(ms: number): void {
+    if (!Number.isFinite(ms) || ms <= this.clockFloorMs()) return;
+    this.q.setMeta.run('clock_floor_ms', String(Math.floor(ms)));
+  }
+
   /** A small JSON value kept across restarts (e.g. a `set-mode` override); undefined if never saved. */
   setting(key: string): unknown {
     const raw = this.q.getMeta.get(`setting:${key}`);
@@ -560,6 +576,9 @@ function connect(dataDir: string, options: StoreOptions): Database.Database {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
+    // 8 MB of page cache, not better-sqlite3's 16 MB: the OS page cache holds the file anyway (look-ups
+    // were no faster with 64 MB once it was warm), and a gate has 100 MB in all.
+    db.pragma('cache_size = -8000');
     migrate(db);
     return db;
   } catch (e) {
