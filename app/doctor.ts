@@ -15,9 +15,9 @@ import { accessSync, chownSync, constants, existsSync, readFileSync, readdirSync
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { ConfigError, loadConfig, type Config } from '../device/config.js';
 import { DB_FILE, GateStore } from '../device/store/store.js';
+import { checkStoreIntegrity } from '../device/store/integrity.js';
 import { TrustingClock, probeTimeSync, runCommand, type RunCommand, type SyncReport } from '../device/clock-trust.js';
 import { gateStatus } from '../device/status.js';
 import { loadPolicy } from '../device/documents.js';
@@ -204,29 +204,17 @@ function openReadOnly(dir: string): GateStore | null {
   }
 }
 
-/**
- * The store check: SQLite's own `quick_check`, the tables, and a gate identity. (The store's
- * repair-side integrity check, when present, is richer; this one needs nothing but a read.)
- */
+/** The store check: the store's own integrity check (SQLite's quick check and the lists' digests) and a gate identity. */
 export function storeIntegrity(dir: string, store: GateStore | null): CheckResult {
   const name = 'store integrity';
   const file = join(dir, DB_FILE);
   if (!existsSync(file)) return fail(name, `no store at ${file}`, `passgate provision --data-dir ${dir} …`);
-  let db: Database.Database | null = null;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-    const rows = db.pragma('quick_check', { simple: false }) as { quick_check: string }[];
-    const bad = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
-    if (bad.length) return fail(name, `SQLite quick_check: ${bad.slice(0, 3).join('; ')}`, 'stop the service and run passgate repair (or restore the data directory from a backup)');
-  } catch (e) {
-    return fail(name, `cannot read ${file}: ${(e as Error).message}`, 'stop the service and run passgate repair (or restore the data directory from a backup)');
-  } finally {
-    db?.close();
-  }
+  const report = checkStoreIntegrity(dir);
+  if (!report.ok) return fail(name, `${file}: ${report.problems.slice(0, 3).join('; ')}`, 'stop the service and run passgate repair (or restore the data directory from a backup)');
   if (!store) return fail(name, `${file} could not be opened as a gate store`, 'stop the service and run passgate repair');
   const id = store.identity();
   if (!id) return fail(name, `${file} has no gate identity`, `passgate provision --data-dir ${dir} --site … --gate …`);
-  return ok(name, `quick_check ok; gate ${id.site}/${id.gate}`);
+  return ok(name, `integrity ok (${report.durationMs} ms); gate ${id.site}/${id.gate}`);
 }
 
 function documents(store: GateStore, env: DoctorEnv, config: Config): CheckResult[] {
