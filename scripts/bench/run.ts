@@ -11,6 +11,7 @@ import { ID_READ_WIRE_MS_115200 } from './serial-lib.js';
 import { benchCamera } from './camera.js';
 import { benchGate } from './gate.js';
 import { benchSync } from './sync.js';
+import { benchUplink } from './uplink.js';
 import { startMosquitto } from '../backend/mosquitto.js';
 
 /**
@@ -66,8 +67,12 @@ async function syncSection(): Promise<string> {
     return `Not run: mosquitto could not be started (${(e as Error).message}).`;
   }
   try {
+    const u = await benchUplink(broker.url);
+    const uplink = `- event committed → its PUBLISH at the broker (decisions paced 15 ms apart): p50 ${u.p50Ms} ms, p99 **${u.p99Ms} ms**, max ${u.maxMs} ms over ${u.samples} events (target p99 ≤ 20 ms)`;
+    if (process.env.BENCH_ONLY === 'uplink') return uplink;
     const r = await benchSync(broker.url);
     return [
+      uplink,
       `- 1,000,000-entry tokens snapshot published, received, verified, staged and swapped: **${r.snapshot1MSeconds.toFixed(1)} s** (target ≤ 30 s)`,
       `- one delta reaching 1,000 gate clients (simulated in one process): **${r.deltaTo1000ClientsSeconds.toFixed(2)} s** (target ≤ 2 s)`,
       `- outbox drain after an outage, gate to backend with acks: **${r.outboxDrainEventsPerSec.toLocaleString('en')} events/s** (target ≥ 5,000)`,
@@ -78,6 +83,11 @@ async function syncSection(): Promise<string> {
 }
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === 'uplink') {
+    // One section alone, printed rather than written: `BENCH_ONLY=uplink node dist/scripts/bench/run.js`.
+    process.stdout.write(`${await syncSection()}\n`);
+    return;
+  }
   const parts: string[] = ['# Benchmarks\n', 'Written by `npm run bench`. Figures from one run; the machine matters more than the digits.\n', section('Machine', machine())];
   console.error('decision core …');
   parts.push(section('Decision core', coreTables(await benchCore({ tenMillion: process.env.BENCH_10M === '1' }))));
