@@ -8,7 +8,7 @@ import type { Decision, Policy, Presented } from './core/types.js';
 import type { Trust } from './core/trust.js';
 import type { GateStore } from './store/store.js';
 import { loadPolicy, loadTrust } from './documents.js';
-import { decisionEvent, type Versions } from './events.js';
+import { EventRecorder, decisionBody, type Versions } from './events.js';
 import { ModeOverrides } from './modes.js';
 
 /** Asks the backend about a holder (§7); resolves null when no answer comes in time. */
@@ -40,6 +40,8 @@ export class Verifier {
     private readonly clock: Clock,
     private readonly lookup: LookupPort = NO_LOOKUP,
     private readonly log: Logger = { error: () => {} },
+    /** Where decisions are recorded; the composition root passes the gate's one recorder (on the bus). */
+    private readonly recorder: EventRecorder = new EventRecorder(store, clock),
   ) {
     this.modes = new ModeOverrides(store, clock);
     this.reload();
@@ -64,15 +66,15 @@ export class Verifier {
     };
   }
 
-  async present(presented: Presented, options: { dryRun?: boolean } = {}): Promise<Verdict> {
+  /** Decides on what a scanner or reader presented and (unless a dry run) records the decision. */
+  async verify(presented: Presented, options: { dryRun?: boolean } = {}): Promise<Verdict> {
     const started = process.hrtime.bigint();
     let decision = await this.decide(presented);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     if (options.dryRun) return { decision, seq: null, latencyUs };
     try {
-      const event = decisionEvent(decision, this.clock, this.versions(), latencyUs);
       const opened = decision.result === 'open' ? decision.handle : null;
-      const seq = this.store.recordEvent(event, event.tsMs, opened);
+      const seq = this.recorder.record(decisionBody(decision, this.versions(), latencyUs), opened);
       return { decision, seq, latencyUs };
     } catch (e) {
       // Not recorded means not opened: an open that leaves no trace is worse than a held commuter.

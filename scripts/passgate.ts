@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { GateStore } from '../device/store/store.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
-import { takeCommand } from '../device/commands.js';
+import { takeCommand } from '../device/command-intake.js';
+import { EventRecorder } from '../device/events.js';
 import { Verifier, type Verdict } from '../device/verifier.js';
 import { FixedClock, SystemClock } from '../device/clock.js';
 import { isPassgateError, PassgateError } from '../device/core/errors.js';
@@ -73,7 +74,7 @@ program
         }
         try {
           if (isCommand(text)) {
-            const reply = await takeCommand(text, store, clock, () => {});
+            const reply = await takeCommand(text, { store, clock, recorder: new EventRecorder(store, clock) }, () => {});
             if (!reply.ok) throw new PassgateError(reply.error as never, `command ${reply.jti ?? '?'} refused`);
             console.log(`${file}: command ${reply.jti} accepted and recorded (no relay in this process)`);
             continue;
@@ -106,7 +107,7 @@ program
     await withStoreAsync(o.dataDir, async (store) => {
       if (!store.identity()) fail('NOT_INITIALISED', 'run passgate init first');
       const verifier = new Verifier(store, clock);
-      const one = async (t: string) => printVerdict(await verifier.present(presentedOf(o.input, t), { dryRun: !!o.dryRun }));
+      const one = async (t: string) => printVerdict(await verifier.verify(presentedOf(o.input, t), { dryRun: !!o.dryRun }));
       if (text !== '-') return one(text);
       for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) await one(line.replace(/\r$/, ''));
     });

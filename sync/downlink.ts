@@ -23,10 +23,11 @@ import { encode, envelopeText, parseEventsAck, parseTopic, type GateTopics, type
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
 import type { Logger } from './log.js';
+import type { DocumentKind } from '../device/bus.js';
 
 export interface DownlinkHooks {
-  /** A trust bundle or policy was applied: the composition root calls verifier.reload(). */
-  documentsChanged(): void;
+  /** A trust bundle, a policy or a list was applied (GateLink tells the bus; the verifier reloads). */
+  documentsChanged(kinds: DocumentKind[]): void;
   /** A list changed version (or anything else R/status shows). */
   changed(): void;
   acked(upTo: number): void;
@@ -163,7 +164,7 @@ export class Downlink {
       case 'passgate-trust+json':
         this.stats.applied++;
         this.log.info({ version: r.version, skippedKeys: r.skippedKeys }, 'trust bundle applied');
-        this.hooks.documentsChanged();
+        this.hooks.documentsChanged(['trust']);
         this.retryParkedPolicy();
         // New list signers may make yesterday's refused deltas good: catch up now.
         for (const list of LIST_NAMES) this.requestSync(list, 'trust changed');
@@ -172,7 +173,7 @@ export class Downlink {
         this.stats.applied++;
         this.parkedPolicy = null;
         this.log.info({ version: r.version }, 'policy applied');
-        this.hooks.documentsChanged();
+        this.hooks.documentsChanged(['policy']);
         break;
       case 'passgate-list+json':
         if (r.outcome === 'staged') {
@@ -185,6 +186,7 @@ export class Downlink {
         this.lastChunk.delete(r.list as ListName);
         if (topicList && r.list !== topicList) this.log.warn({ topic, list: r.list }, 'list envelope on another list’s topic (applied: it is signed)');
         this.log.info({ list: r.list, version: r.version }, 'list updated');
+        this.hooks.documentsChanged([r.list as ListName]);
         break;
       default:
         this.log.warn({ topic, typ: r.typ }, 'unexpected envelope type');

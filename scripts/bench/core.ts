@@ -92,7 +92,7 @@ export async function benchCore(o: { entries?: number; decisions?: number; tenMi
         s2.initialise({ site: 'bench', gate: 'g', roots: [fed.rootSpki()] });
         ingestEnvelope(fed.trustEnvelope(1, now), s2, clock);
         const v2 = new Verifier(s2, clock);
-        const r = measureAsync(Math.min(decisions, 2000), () => v2.present({ input: 'qr', text }));
+        const r = measureAsync(Math.min(decisions, 2000), () => v2.verify({ input: 'qr', text }));
         return r.finally(() => {
           s2.close();
           rmSync(d2, { recursive: true, force: true });

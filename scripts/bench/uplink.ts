@@ -2,10 +2,12 @@
  * Event commit → broker PUBLISH, on a loopback broker: how long an event recorded by the gate
  * waits before it reaches the broker (target p99 ≤ 20 ms).
  *
- * A gate built the way the service builds it, a reference backend acking what it stores, and an
- * observer subscribed to the gate's `R/events`. Each decision is committed, its event id noted with
- * the time of the commit; the observer notes when the PUBLISH carrying that id arrives. Decisions
- * are paced (not a flood): this measures the wait, not the throughput (the drain bench does that).
+ * A gate built by compose as the service builds it, and an observer subscribed to the gate's
+ * `R/events` that acks each batch as a backend would (retained `R/events/ack`), without a backend's
+ * database: a synchronous SQLite fsync in this one process would stall the event loop and be
+ * measured as the gate's wait. Each decision is committed, its event id noted with the time of the
+ * commit; the observer notes when the PUBLISH carrying that id arrives. Decisions are paced (not a
+ * flood): this measures the wait, not the throughput (the drain bench does that).
  *
  * No side effects at import; the temporary directory is removed at the end.
  */
@@ -14,13 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { GateStore } from '../../device/store/store.js';
-import { SystemClock } from '../../device/clock.js';
 import { parseConfig } from '../../device/config.js';
-import { createLogger, moduleLogger } from '../../device/log.js';
-import { Verifier } from '../../device/verifier.js';
-import { buildLink } from '../../device/main.js';
+import { compose } from '../../app/compose.js';
 import { Federation } from '../lib/federation.js';
-import { ReferenceBackend } from '../backend/reference-backend.js';
 import { GateTopics } from '../../sync/topics.js';
 
 export interface UplinkBenchResult {
@@ -36,14 +34,16 @@ const GATE = 'g';
 export async function benchUplink(brokerUrl: string, samples = 300, gapMs = 15): Promise<UplinkBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'passgate-bench-uplink-'));
   const fed = Federation.create();
-  const backend = new ReferenceBackend({ brokerUrl, federation: fed, site: SITE, dbPath: join(dir, 'backend.db') });
-  await backend.start();
+  const topics = new GateTopics(SITE, GATE);
   const observer = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, reconnectPeriod: 0 });
+  (observer.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true); // its acks go out at once, as a backend's should
   const committedAt = new Map<string, number>();
   const waits: number[] = [];
   observer.on('message', (_topic, payload) => {
     const at = performance.now();
-    const batch = JSON.parse(payload.toString('utf8')) as { events: { id: string }[] };
+    const batch = JSON.parse(payload.toString('utf8')) as { events: { id: string; seq: number }[] };
+    const upTo = Math.max(...batch.events.map((e) => e.seq));
+    void observer.publishAsync(topics.eventsAck, JSON.stringify({ upTo }), { qos: 1, retain: true }).catch(() => {});
     for (const e of batch.events) {
       const t = committedAt.get(e.id);
       if (t !== undefined) {
@@ -52,13 +52,12 @@ export async function benchUplink(brokerUrl: string, samples = 300, gapMs = 15):
       }
     }
   });
-  await observer.subscribeAsync(new GateTopics(SITE, GATE).events, { qos: 1 });
+  await observer.subscribeAsync(topics.events, { qos: 1 });
   const init = GateStore.open(join(dir, 'gate'));
   init.initialise({ site: SITE, gate: GATE, roots: [fed.rootSpki()] });
   init.close();
   const gate = await startGate(join(dir, 'gate'), brokerUrl);
   try {
-    await backend.publishTrust(1);
     await until(() => gate.connected(), 'the gate to connect', 30_000);
     await new Promise((r) => setTimeout(r, 300));
     for (let i = 0; i < samples; i++) {
@@ -70,8 +69,8 @@ export async function benchUplink(brokerUrl: string, samples = 300, gapMs = 15):
     await until(() => waits.length === samples, `${samples} events at the broker`, 30_000);
   } finally {
     await gate.stop();
+    await observer.publishAsync(topics.eventsAck, '', { qos: 1, retain: true }).catch(() => {});
     await observer.endAsync(true);
-    await backend.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   waits.sort((a, b) => a - b);
@@ -79,28 +78,27 @@ export async function benchUplink(brokerUrl: string, samples = 300, gapMs = 15):
   return { samples, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: q(1) };
 }
 
-/** The gate, built as the service builds it. */
+/** The gate, built by compose as the service builds it. */
 async function startGate(dataDir: string, brokerUrl: string) {
-  const config = parseConfig({ dataDir, durability: 'normal', logging: { level: 'silent' }, gpio: { simulated: true, relay: { line: 17, activeLow: true } }, mqtt: { url: brokerUrl } });
-  const root = createLogger(config.logging);
-  const store = GateStore.open(dataDir, { durability: 'normal' });
-  const clock = new SystemClock(true);
-  let verifier: Verifier | null = null;
-  const link = buildLink(config, store, clock, root, () => verifier, () => null, () => {});
-  verifier = new Verifier(store, clock, link.lookupPort, moduleLogger(root, 'verifier'));
-  link.start();
+  const config = parseConfig({
+    dataDir,
+    durability: 'normal',
+    logging: { level: 'silent' },
+    gpio: { simulated: true, relay: { line: 17, activeLow: true } },
+    guardConsole: { enabled: false },
+    mqtt: { url: brokerUrl },
+  });
+  const gate = await compose(config, { inputs: [] });
+  await gate.start();
   return {
-    connected: () => link.connected,
+    connected: () => gate.link!.connected,
     decide: async (text: string) => {
-      const v = await verifier!.present({ input: 'qr', text });
+      const v = await gate.verifier.verify({ input: 'qr', text });
       const at = performance.now();
-      const last = store.pendingEvents(v.seq! - 1, 1)[0]!;
+      const last = gate.store.pendingEvents(v.seq! - 1, 1)[0]!;
       return { seq: v.seq, id: (last.event as { id: string }).id, at };
     },
-    stop: async () => {
-      await link.stop();
-      store.close();
-    },
+    stop: () => gate.stop(),
   };
 }
 

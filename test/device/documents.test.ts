@@ -3,8 +3,8 @@ import { makeGate, T0 } from '../helpers/gate.js';
 import { loadTrust } from '../../device/documents.js';
 
 describe('loadTrust', () => {
-  it('compiles a bundle once per version and again when a new one arrives', () => {
-    const gate = makeGate();
+  it('compiles a bundle once per version and again when a new one arrives', async () => {
+    const gate = await makeGate();
     try {
       const first = loadTrust(gate.store);
       expect(loadTrust(gate.store)).toBe(first);
@@ -13,7 +13,7 @@ describe('loadTrust', () => {
       expect(second).not.toBe(first);
       expect(second?.version).toBe(2);
     } finally {
-      gate.close();
+      await gate.close();
     }
   });
 });

@@ -5,16 +5,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, makeGate, removeTempDirs, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
+import { makeBackend, removeTempDirs, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
-import { createCommandRunner } from '../../sync/commands.js';
+import { createCommandRunner } from '../../device/command-intake.js';
 import { ModeOverrides } from '../../device/modes.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeGate, type TestGate } from '../helpers/gate.js';
+import type { SystemClock } from '../../device/clock.js';
 
 const SITE = 'commands';
 const fed = testFederation();
 let broker: Mosquitto;
 let backend: ReferenceBackend;
-let gate: TestGate;
+let gate: TestGate<SystemClock>;
 const pulses: (number | undefined)[] = [];
 let resyncs = 0;
 let reloads = 0;
@@ -24,13 +27,8 @@ beforeAll(async () => {
   backend = makeBackend({ brokerUrl: broker.url, federation: fed, site: SITE });
   await backend.start();
   await backend.publishTrust(1);
-  let g: TestGate | null = null;
-  gate = g = makeGate({
-    federation: fed,
-    site: SITE,
-    gate: 'door1',
-    brokerUrl: broker.url,
-    runCommand: (c, seq) =>
+  let g: TestGate<SystemClock> | null = null;
+  gate = g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'door1', runCommand: (c, seq) =>
       createCommandRunner({
         pulse: (ms) => void pulses.push(ms),
         resync: () => {
@@ -43,10 +41,9 @@ beforeAll(async () => {
         },
         modes: new ModeOverrides(g!.store, g!.clock),
         restart: () => {},
-      })(c, seq),
-  });
+      })(c, seq) } });
   gate.link.start();
-  await waitFor(() => gate.store.document('trust')?.version === 1 && gate.link.connected, 'the gate with trust');
+  await waitFor(() => gate.store.document('trust')?.version === 1 && gate.link.connected, { what: 'the gate with trust' });
 });
 
 afterAll(async () => {
@@ -105,7 +102,7 @@ describe('commands', () => {
   it('turns every command, run or refused, into an event that reaches the backend', async () => {
     // open ok, open replayed, expired, wrong aud, forged, set-mode ×3, sync, reload. A verified command
     // is on record before it runs; one that then fails (bad set-mode args) gets a second event saying so.
-    await waitFor(() => backend.storedEvents('door1').filter((e) => e.type === 'command').length === 11, 'eleven command events');
+    await waitFor(() => backend.storedEvents('door1').filter((e) => e.type === 'command').length === 11, { what: 'eleven command events' });
     const events = backend.storedEvents('door1').filter((e) => e.type === 'command').map((e) => e.body);
     expect(events.map((e) => [e.cmd, e.ok, e.error ?? null])).toEqual([
       ['open', true, null],

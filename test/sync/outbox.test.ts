@@ -5,15 +5,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, makeGate, removeTempDirs, sleep, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
+import { makeBackend, removeTempDirs, sleep, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { issueHp1 } from '../../scripts/lib/issuer.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeGate, type TestGate } from '../helpers/gate.js';
+import type { SystemClock } from '../../device/clock.js';
 
 const SITE = 'outbox';
 const fed = testFederation();
 let broker: Mosquitto;
 let backend: ReferenceBackend;
-const gates: TestGate[] = [];
+const gates: TestGate<SystemClock>[] = [];
 
 beforeAll(async () => {
   broker = await startMosquitto();
@@ -32,10 +35,10 @@ afterAll(async () => {
 
 describe('outbox', () => {
   it('loses and duplicates nothing when the broker is down for 30 s during a burst of 5,000 decisions', { timeout: 120_000 }, async () => {
-    const g = makeGate({ federation: fed, site: SITE, gate: 'burst', brokerUrl: broker.url, link: { outbox: { ackTimeoutMs: 3000 } } });
+    const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'burst', link: { outbox: { ackTimeoutMs: 3000 } } } });
     gates.push(g);
     g.link.start();
-    await waitFor(() => g.store.document('policy')?.version === 1 && g.link.connected, 'the gate to be connected with trust and policy');
+    await waitFor(() => g.store.document('policy')?.version === 1 && g.link.connected, { what: 'the gate to be connected with trust and policy' });
 
     const now = Math.floor(Date.now() / 1000);
     const issuer = fed.issuer('CN-330000');
@@ -44,10 +47,9 @@ describe('outbox', () => {
     let outageStarted = 0;
     let outage: Promise<void> | null = null;
     for (let i = 0; i < codes.length; i++) {
-      const v = await g.verifier.present({ input: 'qr', text: codes[i]! });
+      const v = await g.verifier.verify({ input: 'qr', text: codes[i]! });
       expect(v.seq).not.toBeNull();
       seqs.push(v.seq!);
-      g.link.eventsRecorded();
       if (i === 1000) {
         // A fifth of the burst is out; the broker goes away for 30 s while the rest keeps coming.
         outageStarted = Date.now();
@@ -61,7 +63,7 @@ describe('outbox', () => {
     expect(backend.storedCount('burst')).toBeLessThan(5000);
     await outage;
 
-    await waitFor(() => backend.cursor('burst').upTo >= seqs[seqs.length - 1]!, 'the backend to ack every event', 60_000, 100);
+    await waitFor(() => backend.cursor('burst').upTo >= seqs[seqs.length - 1]!, { what: 'the backend to ack every event', timeoutMs: 60_000, intervalMs: 100 });
     const stored = backend.storedSeqs('burst');
     expect(stored).toHaveLength(5000); // (gate, seq) is the primary key: a duplicate cannot be stored twice
     expect(stored).toEqual(seqs); // exactly those seqs, in order, no gap
@@ -71,38 +73,38 @@ describe('outbox', () => {
     const types = new Set(backend.storedEvents('burst').map((e) => e.type));
     expect(types).toEqual(new Set(['decision']));
     // The gate lets go of them only after the ack.
-    await waitFor(() => g.store.outboxBounds().firstSeq === null, 'the gate outbox to empty');
+    await waitFor(() => g.store.outboxBounds().firstSeq === null, { what: 'the gate outbox to empty' });
   });
 
   it('drops the oldest beyond maxEvents, says so in a system event, and the ack moves past the hole', async () => {
-    const g = makeGate({ federation: fed, site: SITE, gate: 'full', brokerUrl: broker.url, link: { outbox: { maxEvents: 100 } } });
+    const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'full', link: { outbox: { maxEvents: 100 } } } });
     gates.push(g);
-    for (let i = 0; i < 150; i++) await g.verifier.present({ input: 'qr', text: `garbage-${i}` });
+    for (let i = 0; i < 150; i++) await g.verifier.verify({ input: 'qr', text: `garbage-${i}` });
     expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 150 });
     g.link.start(); // retention runs at start, before any connection
     expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 52, lastSeq: 151 });
     expect(g.store.pendingEvents(150, 1)[0]?.event).toMatchObject({ type: 'system', what: 'events_dropped', dropped: { from: 1, to: 51, count: 51 } });
 
-    await waitFor(() => backend.cursor('full').upTo === 151, 'the ack past the dropped range');
+    await waitFor(() => backend.cursor('full').upTo === 151, { what: 'the ack past the dropped range' });
     expect(backend.storedCount('full')).toBe(100);
-    await waitFor(() => g.store.outboxBounds().firstSeq === null, 'the gate outbox to empty');
+    await waitFor(() => g.store.outboxBounds().firstSeq === null, { what: 'the gate outbox to empty' });
   });
 
   it('deletes on the application ack only, and ignores an ack beyond the last seq recorded', async () => {
     // A site no backend serves: nothing acks unless the test does.
-    const g = makeGate({ federation: fed, site: 'unserved', gate: 'lonely', brokerUrl: broker.url });
+    const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: 'unserved', gate: 'lonely' } });
     gates.push(g);
-    for (let i = 0; i < 3; i++) await g.verifier.present({ input: 'qr', text: `x-${i}` });
+    for (let i = 0; i < 3; i++) await g.verifier.verify({ input: 'qr', text: `x-${i}` });
     g.link.start();
-    await waitFor(() => g.link.stats().outbox.events >= 3, 'the events to be published');
+    await waitFor(() => g.link.stats().outbox.events >= 3, { what: 'the events to be published' });
     await sleep(200); // PUBACKs are in: still nothing may be deleted
     expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
 
     await backend.publishRaw(g.link.topics.eventsAck, JSON.stringify({ upTo: 1_000_000 }));
-    await waitFor(() => g.link.stats().outbox.ignoredAcks === 1, 'the bogus ack to be ignored');
+    await waitFor(() => g.link.stats().outbox.ignoredAcks === 1, { what: 'the bogus ack to be ignored' });
     expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
 
     await backend.publishRaw(g.link.topics.eventsAck, JSON.stringify({ upTo: 2 }));
-    await waitFor(() => g.store.outboxBounds().firstSeq === 3, 'events 1 and 2 to go');
+    await waitFor(() => g.store.outboxBounds().firstSeq === 3, { what: 'events 1 and 2 to go' });
   });
 });

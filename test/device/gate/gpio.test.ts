@@ -61,7 +61,7 @@ describe('LineRelay', () => {
     const relay = await LineRelay.open(gpio, 17, true);
     const gate = new GateController({ relay, record: () => 1, now: () => Date.now() });
     gate.boot();
-    gate.decision(decision({ pulseMs: 400 }));
+    gate.actOn(decision({ pulseMs: 400 }));
     expect(gpio.level(17)).toBe(0);
     vi.advanceTimersByTime(399);
     expect(gpio.level(17)).toBe(0);

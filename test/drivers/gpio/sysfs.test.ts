@@ -3,7 +3,8 @@ import { SysfsGpio } from '../../../drivers/gpio/sysfs.js';
 import { Relay } from '../../../drivers/gpio/relay.js';
 import { DigitalInput, openFireAlarmInput } from '../../../drivers/gpio/input.js';
 import { FakeSysfs, PI4_CHIPS, PI5_CHIPS } from './fake-sysfs.js';
-import { waitFor } from '../serial/transports.js';
+import { waitFor } from '../../helpers/wait.js';
+
 
 let fake: FakeSysfs;
 afterEach(() => fake?.dispose());
@@ -83,7 +84,7 @@ describe('SysfsGpio on a fake sysfs tree', () => {
     const changes: boolean[] = [];
     input.on('change', (a) => changes.push(a));
     fake.drive(593, 1);
-    await waitFor(() => changes.length === 1, 1000, 'change');
+    await waitFor(() => changes.length === 1, { what: 'change', timeoutMs: 1000 });
     expect(input.active).toBe(true);
     await expect(gpio.input(22)).rejects.toThrow(/GPIO line 22 is already in use/);
     input.close();
@@ -98,7 +99,7 @@ describe('SysfsGpio on a fake sysfs tree', () => {
     const seen: boolean[] = [];
     alarm.on('change', (a) => seen.push(a));
     fake.drive(575, 1);
-    await waitFor(() => seen.length === 1, 1000, 'alarm');
+    await waitFor(() => seen.length === 1, { what: 'alarm', timeoutMs: 1000 });
     expect(seen).toEqual([true]);
     alarm.close();
   });
