@@ -7,6 +7,7 @@
  * so recording an event can never fail because somebody listening to it did.
  */
 import type { GateEvent } from './events.js';
+import type { IndicatorPattern, PhaseName } from './gate/machine.js';
 
 export type DocumentKind = 'trust' | 'policy' | 'tokens' | 'holders';
 
@@ -14,11 +15,11 @@ export interface BusEvents {
   /** An event was committed to the outbox under `seq` (the uplink publishes it at once). */
   eventRecorded: { seq: number; event: GateEvent };
   /** The gate state machine moved (phase, holds, alarm, relay): console and R/status follow it. */
-  gateChanged: { phase: string; relay: 'active' | 'inactive'; holds: number; alarm: boolean };
+  gateChanged: { phase: PhaseName; relay: 'active' | 'inactive'; holds: number; alarm: boolean; queued: number; indicator: IndicatorPattern };
   /** Signed documents or lists were applied: the verifier reloads, status is republished. */
   documentsChanged: { kinds: DocumentKind[] };
   /** A part's health changed (driver connected or lost, broker up or down, relay fault). */
-  healthChanged: { part: string; ok: boolean; detail?: string };
+  healthChanged: { part: string; ok: boolean; critical: boolean; detail?: string; unhealthySince?: number };
   /** The outbox shrank because an ack covered events (depth after). */
   eventsAcked: { upTo: number; depth: number };
 }

@@ -305,7 +305,7 @@ export class GateService {
       const key = `${h.ok}:${h.detail ?? ''}`;
       if (this.told.get(part) === key) continue;
       this.told.set(part, key);
-      this.o.bus!.emit('healthChanged', h.detail === undefined ? { part, ok: h.ok } : { part, ok: h.ok, detail: h.detail });
+      this.o.bus!.emit('healthChanged', { part, ...h });
     }
   }
 

@@ -23,7 +23,8 @@ import { EventRecorder } from '../device/events.js';
 import { PassgateError } from '../device/core/errors.js';
 import { gateStatus } from '../device/status.js';
 import { GateConnection, type BrokerOptions, type ConnectedInfo, type MessageProps } from './connection.js';
-import { GateTopics, type StatusPayload } from './topics.js';
+import { GateTopics } from './topics.js';
+import type { HardwareStatus, StatusPayload } from './contract.js';
 import { OutboxPublisher, type OutboxOptions } from './outbox-publisher.js';
 import { Downlink, type DownlinkOptions } from './downlink.js';
 import { MqttLookup, type LookupOptions } from './lookup.js';
@@ -85,7 +86,7 @@ export class GateLink {
   private listening = false;
   readonly bus: EventBus;
   /** R/status `hardware`: the gate's state and each part's health, as last told on the bus. */
-  private readonly hardware: { gate: BusEvents['gateChanged'] | null; health: Record<string, { ok: boolean; detail?: string }> } = { gate: null, health: {} };
+  private readonly hardware: { gate: BusEvents['gateChanged'] | null; health: HardwareStatus['health'] } = { gate: null, health: {} };
 
   constructor(private readonly opts: GateLinkOptions) {
     const { store, clock } = opts;
@@ -137,6 +138,7 @@ export class GateLink {
         documentsChanged: (kinds) => this.bus.emit('documentsChanged', { kinds }),
         changed,
         acked: (upTo) => this.outbox.acked(upTo),
+        ackRefused: () => this.outbox.ackRefused(),
         lookupAnswer: (text) => this.lookup.answer(text),
         command: (text: string, props: MessageProps) => void this.commands.take(text, props),
       },
@@ -144,7 +146,7 @@ export class GateLink {
       opts.sync,
     );
     this.listen(); // from the start: the gate's boot and first health reports come before start()
-    this.status = new StatusPublisher(() => this.buildStatus(), this.connection, this.topics, childLogger(log, 'sync:status'), opts.status);
+    this.status = new StatusPublisher(() => this.buildStatus(), this.connection, childLogger(log, 'sync:status'), opts.status);
   }
 
   /** Everything recorded goes up at once; whatever R/status shows is republished when it changes. */
@@ -156,8 +158,8 @@ export class GateLink {
       this.hardware.gate = g;
       this.status.changed();
     });
-    this.bus.on('healthChanged', this, ({ part, ok, detail }) => {
-      this.hardware.health[part] = detail === undefined ? { ok } : { ok, detail };
+    this.bus.on('healthChanged', this, ({ part, ...health }) => {
+      this.hardware.health[part] = health;
       this.status.changed();
     });
     this.bus.on('documentsChanged', this, () => this.changed());
@@ -276,12 +278,18 @@ export class GateLink {
       version: this.version,
       mqtt: { protocolVersion: this.connection.protocolVersion },
       outbox: { ...base.outbox, publisher: this.outbox.snapshot() },
-      refusals: { total: this.refusals.total(), byCode: this.refusals.byCode(), last: last ? { code: last.code, topic: last.topic, atMs: last.atMs } : null },
+      refusals: {
+        total: this.refusals.total(),
+        byCode: this.refusals.byCode(),
+        byKind: this.refusals.byKind(),
+        last: last ? { code: last.code, topic: last.topic, atMs: last.atMs } : null,
+      },
+      commands: { ...this.commands.stats },
       modeOverride: this.modes.current(),
       lookup: { ...this.lookup.stats },
-      // Gate (phase, relay, holds, alarm) and parts' health as told on the bus; nested so it cannot
-      // shadow a field above (gateStatus' `gate` is the gate id).
-      hardware: { gate: this.hardware.gate, health: { ...this.hardware.health } },
+      // The gate machine and the parts' health as told on the bus (null without a gate service);
+      // nested so it cannot shadow a field above (gateStatus' `gate` is the gate id).
+      hardware: this.hardware.gate ? { gate: this.hardware.gate, health: { ...this.hardware.health } } : null,
     };
   }
 }

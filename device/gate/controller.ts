@@ -237,8 +237,7 @@ export class GateController implements GuardPort {
   /** `gateChanged` on the bus, once per change of what it carries. */
   private tell(): void {
     if (!this.o.bus) return;
-    const { phase, relay, holds, alarm } = this.state;
-    const change = { phase: phase.name, relay, holds: holds.length, alarm };
+    const change = this.snapshot();
     const key = JSON.stringify(change);
     if (key === this.told) return;
     this.told = key;

@@ -25,7 +25,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { maskName } from '../core/idcard.js';
+import { displayName } from '../../base/display.js';
 import type { GuardPort, GuardResult, HoldView } from './controller.js';
 
 export interface GuardConsoleOptions {
@@ -128,8 +128,7 @@ function view(h: HoldView) {
 }
 
 function safeName(name: string | null): string | null {
-  if (name === null || name === '') return null;
-  return name.includes('*') ? name : maskName(name);
+  return displayName(name); // §2: a name that already holds `*` is masked again all the same
 }
 
 function sameOrigin(req: IncomingMessage): boolean {

@@ -9,7 +9,7 @@ import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { idNumber, makeBackend, rawClient, removeTempDirs, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { generateKey, holderHandleOf, signEnvelope } from '../../scripts/lib/issuer.js';
-import { parseLookupRequest } from '../../sync/topics.js';
+import { parseLookupRequest } from '../../sync/contract.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeGate, type TestGate } from '../helpers/gate.js';
 import type { SystemClock } from '../../device/clock.js';

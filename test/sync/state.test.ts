@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { makeBackend, rawClient, removeTempDirs, spawnGateSim, tempDir, testFederation } from '../helpers/sync.js';
-import { GateTopics, parseState, parseStatus, type StatePayload, type StatusPayload } from '../../sync/topics.js';
+import { GateTopics } from '../../sync/topics.js';
+import { parseState, parseStatus, type StatePayload, type StatusPayload } from '../../sync/contract.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeGate } from '../helpers/gate.js';
 
@@ -40,7 +41,13 @@ const lastState = (gate: string) => states.get(gate)?.at(-1);
 describe('R/state', () => {
   it('is online (retained, with the session) on connect and offline on a clean stop', async () => {
     const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'clean' } });
-    g.parts.bus.emit('healthChanged', { part: 'scanner0', ok: true });
+    // What the gate's controller and service tell on the bus (here told by hand: no service runs).
+    const hardware = {
+      gate: { phase: 'idle', alarm: false, queued: 0, holds: 0, relay: 'inactive', indicator: 'ready' },
+      health: { relay: { ok: true, critical: true }, scanner0: { ok: true, critical: false } },
+    } as const;
+    g.parts.bus.emit('gateChanged', hardware.gate);
+    for (const [part, h] of Object.entries(hardware.health)) g.parts.bus.emit('healthChanged', { part, ...h });
     g.link.start();
     await waitFor(() => lastState('clean')?.state === 'online', { what: 'online' });
     expect(lastState('clean')).toMatchObject({ state: 'online', session: g.link.session, version: 'test' });
@@ -55,12 +62,11 @@ describe('R/state', () => {
 
     // R/status is retained too, with what gateStatus says plus the sync layer's part.
     await waitFor(() => statuses.get('clean'), { what: 'status' });
-    expect(statuses.get('clean')).toMatchObject({ gate: 'clean', site: SITE, session: 1, outbox: { depth: 0 }, refusals: { total: 0 }, hardware: { health: { scanner0: { ok: true } } } });
+    expect(statuses.get('clean')).toMatchObject({ gate: 'clean', site: SITE, session: 1, outbox: { depth: 0 }, refusals: { total: 0 }, hardware });
 
     // A change a part tells on the bus is published soon, not only at the next period.
-    g.parts.bus.emit('healthChanged', { part: 'scanner0', ok: false, detail: 'reconnecting' });
-    type Hardware = { health: Record<string, { ok: boolean; detail?: string }> };
-    await waitFor(() => (statuses.get('clean')?.hardware as Hardware | undefined)?.health.scanner0?.detail === 'reconnecting', { what: 'the changed status' });
+    g.parts.bus.emit('healthChanged', { part: 'scanner0', ok: false, critical: false, detail: 'reconnecting', unhealthySince: 1 });
+    await waitFor(() => statuses.get('clean')?.hardware?.health.scanner0?.ok === false, { what: 'the changed status' });
 
     await g.close();
     await waitFor(() => lastState('clean')?.state === 'offline', { what: 'offline' });
