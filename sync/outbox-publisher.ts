@@ -34,6 +34,9 @@ export interface OutboxOptions {
   pollMs?: number;
 }
 
+/** Longest a recorded event waits for the batch ahead of it to be acked before it is sent anyway. */
+const KICK_GATHER_MS = 5;
+
 interface InFlight {
   first: number;
   last: number;
@@ -107,16 +110,20 @@ export class OutboxPublisher {
   }
 
   /**
-   * New events were recorded: publish without waiting for the next poll. Events recorded in the same
-   * turn of the event loop go out together, in one batch, right after it.
+   * New events were recorded: publish without waiting for the next poll. With nothing awaiting an
+   * ack they go out right after this turn of the event loop (events recorded in the same turn
+   * together); while a batch is out, a burst gathers until its ack arrives (acked() publishes) or
+   * KICK_GATHER_MS pass, so a burst travels in a few large batches rather than one per event.
    */
   kick(): void {
     if (this.kicked) return;
     this.kicked = true;
-    setImmediate(() => {
+    const go = () => {
       this.kicked = false;
       this.pump();
-    });
+    };
+    if (this.inFlight.length === 0) setImmediate(go);
+    else setTimeout(go, KICK_GATHER_MS).unref?.();
   }
 
   /**

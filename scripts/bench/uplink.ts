@@ -3,7 +3,7 @@
  * waits before it reaches the broker (target p99 ≤ 20 ms).
  *
  * A gate built by compose as the service builds it, and an observer subscribed to the gate's
- * `R/events` that acks each batch as a backend would (retained `R/events/ack`), without a backend's
+ * `R/events` that acks each batch as a backend would (a signed, retained `R/events/ack`), without a backend's
  * database: a synchronous SQLite fsync in this one process would stall the event loop and be
  * measured as the gate's wait. Each decision is committed, its event id noted with the time of the
  * commit; the observer notes when the PUBLISH carrying that id arrives. Decisions are paced (not a
@@ -19,6 +19,9 @@ import { GateStore } from '../../device/store/store.js';
 import { parseConfig } from '../../device/config.js';
 import { compose } from '../../app/compose.js';
 import { Federation } from '../lib/federation.js';
+import { signEnvelope } from '../lib/issuer.js';
+import { ingestEnvelope } from '../../device/ingest.js';
+import { SystemClock } from '../../device/clock.js';
 import { GateTopics } from '../../sync/topics.js';
 
 export interface UplinkBenchResult {
@@ -43,7 +46,8 @@ export async function benchUplink(brokerUrl: string, samples = 300, gapMs = 15):
     const at = performance.now();
     const batch = JSON.parse(payload.toString('utf8')) as { events: { id: string; seq: number }[] };
     const upTo = Math.max(...batch.events.map((e) => e.seq));
-    void observer.publishAsync(topics.eventsAck, JSON.stringify({ upTo }), { qos: 1, retain: true }).catch(() => {});
+    const ack = signEnvelope(fed.listSigner, 'passgate-ack+json', { aud: `${SITE}/${GATE}`, upTo, iat: Math.floor(Date.now() / 1000) });
+    void observer.publishAsync(topics.eventsAck, ack, { qos: 1, retain: true }).catch(() => {});
     for (const e of batch.events) {
       const t = committedAt.get(e.id);
       if (t !== undefined) {
@@ -55,6 +59,7 @@ export async function benchUplink(brokerUrl: string, samples = 300, gapMs = 15):
   await observer.subscribeAsync(topics.events, { qos: 1 });
   const init = GateStore.open(join(dir, 'gate'));
   init.initialise({ site: SITE, gate: GATE, roots: [fed.rootSpki()] });
+  ingestEnvelope(fed.trustEnvelope(1, Math.floor(Date.now() / 1000) - 60), init, new SystemClock(true)); // the list signer verifies acks
   init.close();
   const gate = await startGate(join(dir, 'gate'), brokerUrl);
   try {

@@ -172,3 +172,16 @@ export async function spawnGateSim(args: string[]): Promise<SimProcess> {
     });
   return { proc, lines, waitLine, exited };
 }
+
+type Closable = { close?(): unknown; dispose?(): unknown; stop?(): unknown } | null | undefined;
+
+/** The end of a sync test file: closes gates, stops backends, disposes brokers, in the order given; then the temp dirs go. */
+export async function closeAll(...parts: Closable[]): Promise<void> {
+  for (const p of parts) {
+    if (!p) continue;
+    if (p.close) await p.close();
+    else if (p.dispose) await p.dispose();
+    else await p.stop?.();
+  }
+  removeTempDirs();
+}

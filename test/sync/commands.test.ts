@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, removeTempDirs, testFederation } from '../helpers/sync.js';
+import { makeBackend, closeAll, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { createCommandRunner } from '../../device/command-intake.js';
 import { ModeOverrides } from '../../device/modes.js';
@@ -47,12 +47,7 @@ beforeAll(async () => {
   await waitFor(() => gate.store.document('trust')?.version === 1 && gate.link.connected, { what: 'the gate with trust' });
 });
 
-afterAll(async () => {
-  await gate?.close();
-  await backend?.stop();
-  await broker?.dispose();
-  removeTempDirs();
-});
+afterAll(() => closeAll(gate, backend, broker));
 
 describe('commands', () => {
   it('runs a valid open once and replies ok; refuses its replay', async () => {

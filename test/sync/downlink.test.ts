@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, removeTempDirs, testFederation } from '../helpers/sync.js';
+import { makeBackend, closeAll, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { generateKey, signEnvelope } from '../../scripts/lib/issuer.js';
 import type { GateStore } from '../../device/store/store.js';
@@ -51,12 +51,7 @@ beforeAll(async () => {
   await waitFor(() => gate.link.connected && backend.stats.syncRequests >= 2, { what: 'the connect-time sync requests' });
 });
 
-afterAll(async () => {
-  await gate?.close();
-  await backend?.stop();
-  await broker?.dispose();
-  removeTempDirs();
-});
+afterAll(() => closeAll(gate, backend, broker));
 
 describe('list sync', () => {
   it('applies a delta, resyncs after a gap and converges; ignores an out-of-order duplicate', async () => {

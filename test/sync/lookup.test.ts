@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { idNumber, makeBackend, rawClient, removeTempDirs, testFederation } from '../helpers/sync.js';
+import { idNumber, makeBackend, rawClient, closeAll, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { generateKey, holderHandleOf, signEnvelope } from '../../scripts/lib/issuer.js';
 import { parseLookupRequest } from '../../sync/contract.js';
@@ -37,12 +37,7 @@ beforeAll(async () => {
   await waitFor(() => gate.store.meta('holders').version === 1, { what: 'the holders list' });
 });
 
-afterAll(async () => {
-  await gate?.close();
-  await backend?.stop();
-  await broker?.dispose();
-  removeTempDirs();
-});
+afterAll(() => closeAll(gate, backend, broker));
 
 describe('look-up', () => {
   it('holds the pass when no answer comes in time: staff / LOOKUP_TIMEOUT', async () => {
