@@ -53,6 +53,15 @@ beforeAll(async () => {
 
 afterAll(() => closeAll(gate, backend, broker));
 
+/** Publishes `text` on `topic` and expects the gate to refuse it with `code`, its store unchanged. */
+async function expectRefused(topic: string, text: string, code: string): Promise<void> {
+  const before = storeState(gate.store);
+  const n = gate.link.refusals.byCode()[code] ?? 0;
+  await backend.publishRaw(topic, text);
+  await refusedWith(code, n);
+  expect(storeState(gate.store)).toEqual(before);
+}
+
 describe('list sync', () => {
   it('applies a delta, resyncs after a gap and converges; ignores an out-of-order duplicate', async () => {
     const a = entry(0);
@@ -131,32 +140,20 @@ describe('envelopes that must not touch the store', () => {
 
   it('refuses a policy signed by a key of another role (the list signer): UNKNOWN_KEY', async () => {
     const text = signEnvelope(fed.listSigner, 'passgate-policy+json', { version: 10 });
-    const before = storeState(gate.store);
-    const n = gate.link.refusals.byCode().UNKNOWN_KEY ?? 0;
-    await backend.publishRaw(backend.topics.policy, text);
-    await refusedWith('UNKNOWN_KEY', n);
-    expect(storeState(gate.store)).toEqual(before);
+    await expectRefused(backend.topics.policy, text, 'UNKNOWN_KEY');
   });
 
   it('refuses a validly signed list delta arriving on the policy topic: WRONG_TYPE', async () => {
     const v = backend.listVersion('tokens');
     const text = signEnvelope(fed.listSigner, 'passgate-list+json', { list: 'tokens', from: v, to: v + 1, put: [entry(0)], del: [] });
-    const before = storeState(gate.store);
-    const n = gate.link.refusals.byCode().WRONG_TYPE ?? 0;
-    await backend.publishRaw(backend.topics.policy, text);
-    await refusedWith('WRONG_TYPE', n);
-    expect(storeState(gate.store)).toEqual(before);
+    await expectRefused(backend.topics.policy, text, 'WRONG_TYPE');
   });
 
   it('refuses a list delta signed by an unknown key even with the right kid: BAD_SIGNATURE', async () => {
     const impostor = { ...generateKey('ES256').key, kid: fed.listSigner.kid };
     const v = gate.store.meta('tokens').version;
     const text = signEnvelope(impostor, 'passgate-list+json', { list: 'tokens', from: v, to: v + 1, put: [entry(0)], del: [] });
-    const before = storeState(gate.store);
-    const n = gate.link.refusals.byCode().BAD_SIGNATURE ?? 0;
-    await backend.publishRaw(backend.topics.list('tokens'), text);
-    await refusedWith('BAD_SIGNATURE', n);
-    expect(storeState(gate.store)).toEqual(before);
+    await expectRefused(backend.topics.list('tokens'), text, 'BAD_SIGNATURE');
   });
 
   it('refuses a downgraded policy and trust bundle: DOWNGRADE', async () => {
