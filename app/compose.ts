@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { Config, GpioConfig } from '../device/config.js';
 import { createLogger } from '../device/log.js';
 import { DB_FILE, GateStore } from '../device/store/store.js';
-import { SystemClock } from '../device/clock.js';
+import { clockFromConfig } from '../device/clock-trust.js';
 import type { Clock } from '../device/core/ports.js';
 import { PassgateError } from '../device/core/errors.js';
 import { EventBus } from '../device/bus.js';
@@ -27,7 +27,9 @@ import { loadPolicy } from '../device/documents.js';
 import { NO_LOOKUP, Verifier, type LookupPort } from '../device/verifier.js';
 import { GateService, type DigitalInputPort, type GateServiceOptions, type HealthReport, type LinkPort, type ScanSource } from '../device/service.js';
 import { GateController, type IndicatorPort, type RelayPort, type TimerPort } from '../device/gate/controller.js';
-import { LineRelay, indicatorPort, inputPort } from '../device/gate/gpio.js';
+import { indicatorPort, inputPort } from '../device/gate/gpio.js';
+import { HARD_MAX_PULSE_MS } from '../device/gate/machine.js';
+import { Relay } from '../drivers/gpio/relay.js';
 import type { BindingInterface } from '../drivers/serial/binding.js';
 import {
   Indicator,
@@ -127,7 +129,7 @@ export async function compose(config: Config, o: ComposeOverrides = {}): Promise
   const log: GateLogger = o.log ?? createLogger(config.logging);
   const ownStore = o.store === undefined;
   const store = o.store ?? openStore(config);
-  const clock = o.clock ?? new SystemClock(config.clock.trusted === 'system');
+  const clock = o.clock ?? clockFromConfig(config.clock, store);
   const now = o.now ?? (() => clock.monoMs());
   const bus = new EventBus(sub(log, 'bus'));
   const recorder = new EventRecorder(store, clock, bus);
@@ -292,7 +294,8 @@ export async function buildGpio(g: GpioConfig, root: GateLogger, memory?: GpioCh
   } else {
     chip = new SysfsGpio({ ...(g.chip?.label ? { chipLabel: g.chip.label } : {}), ...(g.chip?.base !== undefined ? { base: g.chip.base } : {}), logger });
   }
-  const relay = await LineRelay.open(chip, g.relay.line, g.relay.activeLow, logger);
+  // The relay's own cap is the machine's absolute one; each pulse comes with its length.
+  const relay = await Relay.open(chip, { line: g.relay.line, activeLow: g.relay.activeLow, maxPulseMs: HARD_MAX_PULSE_MS, logger });
   const contact = (nc: boolean) => (nc ? 'normally-closed' : 'normally-open') as 'normally-closed' | 'normally-open';
   const passage = g.passage
     ? inputPort(await openPassageSensor(chip, { line: g.passage.line, contact: contact(g.passage.normallyClosed), pull: g.passage.pull, debounceMs: g.passage.debounceMs, logger }))

@@ -18,6 +18,8 @@ import { DB_FILE } from '../device/store/store.js';
 import { isPassgateError } from '../device/core/errors.js';
 import { StartRefused, compose, type Gate } from './compose.js';
 import { notify, startWatchdog } from './systemd.js';
+import { linkToBus, startMetrics } from './metrics.js';
+import { TrustingClock } from '../device/clock-trust.js';
 
 export const EXIT_CONFIG = 78; // EX_CONFIG: the unit's RestartPreventExitStatus
 export const EXIT_SOFTWARE = 70; // EX_SOFTWARE: crash, systemd restarts us
@@ -100,7 +102,13 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
+  const { clock } = gate;
+  if (clock instanceof TrustingClock) await clock.start(60_000, (s) => log.warn({ trusted: s.trusted, reason: s.reason }, 'clock trust changed'));
   await gate.start();
+  const { link, bus, service: running } = gate;
+  if (link) linkToBus(link, bus);
+  const metrics = await startMetrics(config.metrics, { bus, status: () => running.status(), ...(link ? { brokerConnected: () => link.connected } : {}) });
+  if (metrics) log.info({ url: metrics.url }, 'metrics served');
   const identity = gate.store.identity()!;
   log.info({ site: identity.site, gate: identity.gate, config: configFile }, 'ready');
   notify('READY=1', `STATUS=gate ${identity.site}/${identity.gate} ready`);

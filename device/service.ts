@@ -13,7 +13,9 @@
  * process handlers). A failing part is logged and shows in health(); it never brings the service
  * down. With a bus, a change in a part's health is told as `healthChanged` within a second.
  */
+import { moduleLogger, type Logger } from '../base/log.js';
 import type { GateStore } from './store/store.js';
+import type { EventBus } from './bus.js';
 import type { Clock } from './core/ports.js';
 import type { Presented } from './core/types.js';
 import type { Verifier } from './verifier.js';
@@ -21,7 +23,6 @@ import { gateStatus } from './status.js';
 import type { GateController, RelayPort } from './gate/controller.js';
 import { startGuardConsole, type GuardConsole } from './gate/guard-console.js';
 import type { Outcome } from './gate/machine.js';
-import type { EventBus } from './bus.js';
 
 /** How a part reports health: the drivers' DriverHealth (`state`) or a plain `{ ok }`. */
 export type HealthReport = { ok: boolean; detail?: string } | { state: 'connected' | 'reconnecting' | 'stopped'; lastError?: string };
@@ -51,13 +52,8 @@ export interface LinkPort {
   health?(): HealthReport;
 }
 
-export interface ServiceLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  child?(bindings: object): ServiceLogger;
-}
+/** The one Logger (base/log.ts). */
+export type ServiceLogger = Logger;
 
 export interface GateServiceOptions {
   store: GateStore;
@@ -76,7 +72,7 @@ export interface GateServiceOptions {
   log: ServiceLogger;
   /** Absent: no console. */
   guardConsole?: { host: string; port: number };
-  /** Where `healthChanged` is told (checked every `healthCheckMs`, default 500 ms, while running). */
+  /** Where `healthChanged` (checked every `healthCheckMs`, default 500 ms, while running) and `relayPulsed` are told. */
   bus?: Pick<EventBus, 'emit'>;
   healthCheckMs?: number;
   /** Monotonic ms; default clock.monoMs(). */
@@ -263,6 +259,7 @@ export class GateService {
   private async decideScan(scan: Presented, source: string): Promise<void> {
     if (!this.running) return;
     this.inFlight++;
+    const scannedAt = this.now();
     try {
       // verify() commits the decision's event before it returns: only then may the gate act on it.
       const verdict = await this.o.verifier.verify(scan);
@@ -282,6 +279,7 @@ export class GateService {
         displayName: d.displayName,
         pulseMs: this.o.verifier.currentPolicy().pulseMs,
       });
+      if (outcome.kind === 'opened' && verdict.seq !== null) this.o.bus?.emit('relayPulsed', { seq: verdict.seq, scanToRelayMs: this.now() - scannedAt });
       // Handles and codes only: never d.displayName, never the scan.
       this.log.info(
         { source, seq: verdict.seq, result: d.result, reason: d.reason, format: d.format, issuer: d.issuer, handle: d.handle, latencyUs: verdict.latencyUs, gate: outcome.kind },
@@ -333,7 +331,7 @@ function mergeHealth(a: HealthReport, b: HealthReport | undefined): HealthReport
 }
 
 function child(log: ServiceLogger, mod: string): ServiceLogger {
-  return typeof log.child === 'function' ? log.child({ mod }) : log;
+  return moduleLogger(log, mod);
 }
 
 export function isLoopback(host: string): boolean {

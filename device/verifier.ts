@@ -2,6 +2,7 @@
  * The decision service: the pure pipeline plus what it cannot do itself — the online look-up, the
  * timing, and committing the event (and anti-passback memory) before anyone may act on an `open`.
  */
+import { SILENT, type Logger } from '../base/log.js';
 import { evaluate } from './core/decide.js';
 import type { Clock, DecisionContext, LookupAnswer } from './core/ports.js';
 import type { Decision, Policy, Presented } from './core/types.js';
@@ -26,9 +27,6 @@ export interface Verdict {
   latencyUs: number;
 }
 
-export interface Logger {
-  error(obj: object, msg: string): void;
-}
 
 export class Verifier {
   private trust: Trust | null = null;
@@ -39,7 +37,7 @@ export class Verifier {
     private readonly store: GateStore,
     private readonly clock: Clock,
     private readonly lookup: LookupPort = NO_LOOKUP,
-    private readonly log: Logger = { error: () => {} },
+    private readonly log: Logger = SILENT,
     /** Where decisions are recorded; the composition root passes the gate's one recorder (on the bus). */
     private readonly recorder: EventRecorder = new EventRecorder(store, clock),
   ) {

@@ -26,6 +26,7 @@ import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
 import { RateLimitedLog, type Logger } from './log.js';
 import type { DocumentKind } from '../device/bus.js';
+import { checkRange } from '../base/check.js';
 
 export interface DownlinkHooks {
   /** A trust bundle, a policy or a list was applied (GateLink tells the bus; the verifier reloads). */
@@ -69,9 +70,7 @@ export class Downlink {
     options: DownlinkOptions = {},
   ) {
     this.minIntervalMs = options.resyncMinIntervalMs ?? 5000;
-    if (!(this.minIntervalMs >= 100 && this.minIntervalMs <= 600_000)) {
-      throw new RangeError(`sync.resyncMinIntervalMs must be between 100 and 600000, got ${this.minIntervalMs}`);
-    }
+    checkRange('sync.resyncMinIntervalMs', this.minIntervalMs, 100, 600_000);
     this.stagingQuietMs = options.stagingQuietMs ?? 15_000;
     this.ackLog = new RateLimitedLog(log);
   }

@@ -2,7 +2,7 @@
  * End-to-end gate latency over a socat pty pair with the real serialport binding (needs `socat`):
  * the whole path from bytes on the wire to the relay, through a gate built by compose as the service
  * builds it (real store with the durable outbox commit, `synchronous=FULL`; real verifier; real gate
- * controller and machine; `LineRelay` on an in-memory GPIO line, watched by scripts/lib/watched-gpio.ts).
+ * controller and machine; drivers/gpio's `Relay` on an in-memory GPIO line, watched by scripts/lib/watched-gpio.ts).
  *
  * - ptyLine: a code line written on the device side of the pty → `SerialScanner` → verifier.verify()
  *   (decision committed) → gate machine → the relay line's first active write.
