@@ -50,6 +50,7 @@ if (!store.identity()) {
 // The gate as the service builds it (in-memory GPIO, no scanners, no console): decisions are fed below.
 const config = parseConfig({
   dataDir: o.dataDir,
+  clock: { trusted: 'system' }, // a simulated gate trusts the host's clock
   logging: { level: 'silent' },
   gpio: { simulated: true, relay: { line: 17, activeLow: true } },
   guardConsole: { enabled: false },

@@ -168,6 +168,7 @@ interface Hardware {
 async function withGate<T>({ dir, store }: Provisioned, input: ScanSource, run: (hw: Hardware) => Promise<T>): Promise<T> {
   const config = parseConfig({
     dataDir: dir,
+    clock: { trusted: 'system' }, // a simulated gate trusts the host's clock
     logging: { level: 'silent' },
     gpio: { simulated: true, failMode: 'secure', relay: { line: RELAY_LINE, activeLow: false }, passage: { line: PASSAGE_LINE, normallyClosed: false, pull: 'down', debounceMs: 0 } },
     gate: { passageDebounceMs: 0, busy: 'refuse' },

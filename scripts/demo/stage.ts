@@ -102,6 +102,7 @@ export class Stage {
     const config = parseConfig({
       dataDir,
       durability: 'normal',
+      clock: { trusted: 'system' }, // a simulated gate trusts the host's clock
       logging: { level: this.o.verbose ? 'info' : 'error' },
       scanners: [{ type: 'simulated' }],
       idReader: { type: 'simulated' },
