@@ -9,7 +9,7 @@
  */
 import { loadConfig, ConfigError, type Config } from '../device/config.js';
 import { createLogger } from '../device/log.js';
-import { buildGpio, buildInputs, closeGpio, type GpioParts } from '../device/main.js';
+import { buildGpio, buildInputs, closeGpio, type GpioParts } from './compose.js';
 import type { ScanSource } from '../device/service.js';
 import type { Presented } from '../device/core/types.js';
 import type { IndicatorPattern } from '../device/gate/machine.js';

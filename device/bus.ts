@@ -8,6 +8,7 @@
  */
 import type { Logger } from '../base/log.js';
 import type { GateEvent } from './events.js';
+import type { IndicatorPattern, PhaseName } from './gate/machine.js';
 
 export type DocumentKind = 'trust' | 'policy' | 'tokens' | 'holders';
 
@@ -15,11 +16,11 @@ export interface BusEvents {
   /** An event was committed to the outbox under `seq` (the uplink publishes it at once). */
   eventRecorded: { seq: number; event: GateEvent };
   /** The gate state machine moved (phase, holds, alarm, relay): console and R/status follow it. */
-  gateChanged: { phase: string; relay: 'active' | 'inactive'; holds: number; alarm: boolean };
+  gateChanged: { phase: PhaseName; relay: 'active' | 'inactive'; holds: number; alarm: boolean; queued: number; indicator: IndicatorPattern };
   /** Signed documents or lists were applied: the verifier reloads, status is republished. */
   documentsChanged: { kinds: DocumentKind[] };
   /** A part's health changed (driver connected or lost, broker up or down, relay fault). */
-  healthChanged: { part: string; ok: boolean; detail?: string };
+  healthChanged: { part: string; ok: boolean; critical: boolean; detail?: string; unhealthySince?: number };
   /** The outbox shrank because an ack covered events (depth after). */
   eventsAcked: { upTo: number; depth: number };
   /** A granted scan reached the relay: ms from the scan's arrival to the pulse (metrics). */

@@ -1,12 +1,16 @@
 /**
+/**
  * Events as §7 shapes them: the one union every producer writes and the wire contract
- * (sync/contract.ts, docs/mqtt-api.md) derives from. The store assigns `seq`; nothing here holds an
- * ID number, a name or scanned text — handles and codes only.
+ * (sync/contract.ts, docs/mqtt-api.md) derives from; and the one place that records them:
+ * EventRecorder stamps a body (id, wall and monotonic time, clock trust), commits it to the outbox
+ * and only then tells the bus, so the uplink publishes at once. The store assigns `seq`; nothing
+ * here holds an ID number, a name or scanned text — handles and codes only.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from './core/ports.js';
 import type { Decision, Format, InputKind, Reason, Result, Status } from './core/types.js';
-import type { CommandName } from './core/command.js';
+import type { CommandName } from './core/signed-command.js';
+import type { GateStore } from './store/store.js';
 
 export const EVENT_TYPES = ['decision', 'passage', 'override', 'command', 'alarm', 'system'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -114,9 +118,10 @@ export function baseEvent<T extends EventType>(type: T, clock: Clock): EventBase
   return { id: randomUUID(), tsMs: clock.nowMs(), monoMs: Math.round(clock.monoMs()), clockTrusted: clock.trusted(), type };
 }
 
-export function decisionEvent(d: Decision, clock: Clock, versions: Versions, latencyUs: number): DecisionEvent {
+/** A decision as its event says it, before the recorder stamps it. */
+export function decisionBody(d: Decision, versions: Versions, latencyUs: number): Omit<DecisionEvent, keyof EventBase> {
   return {
-    ...baseEvent('decision', clock),
+    type: 'decision',
     input: d.input,
     format: d.format,
     issuer: d.issuer,
@@ -128,4 +133,26 @@ export function decisionEvent(d: Decision, clock: Clock, versions: Versions, lat
     latencyUs,
     ...(d.mode ? { mode: d.mode } : {}),
   };
+}
+
+/** Shapes and commits every event the gate records: decisions, passages, overrides, commands, alarms. */
+export class EventRecorder {
+  constructor(
+    private readonly store: Pick<GateStore, 'recordEvent'>,
+    private readonly clock: Clock,
+    /** The gate's bus (device/bus.ts; typed here by what is told, so the two files need not import each other). */
+    private readonly bus?: { emit(event: 'eventRecorded', payload: { seq: number; event: GateEvent }): void },
+  ) {}
+
+  /**
+   * Commits `body` (with `opened`, the handle an `open` decision lets through, for anti-passback in
+   * the same transaction) and returns its seq; throws when the commit fails. `eventRecorded` is
+   * emitted after the commit: whoever hears it finds the row in the outbox.
+   */
+  record(body: EventBody | { type: EventType; [field: string]: unknown }, opened: string | null = null): number {
+    const event = { ...baseEvent(body.type, this.clock), ...body } as GateEvent;
+    const seq = this.store.recordEvent(event, event.tsMs, opened);
+    this.bus?.emit('eventRecorded', { seq, event });
+    return seq;
+  }
 }

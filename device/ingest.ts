@@ -8,7 +8,7 @@ import { openEnvelope, parseEnvelope, type EnvelopeType } from './core/envelope.
 import { compileTrust, parseTrustBundle, type SkippedKey, type Trust } from './core/trust.js';
 import { parsePolicy } from './core/policy.js';
 import { parseListPayload } from './core/lists.js';
-import { checkCommand, parseLookupReply, type Command, type LookupReply } from './core/command.js';
+import { checkCommand, parseLookupReply, type Command, type LookupReply } from './core/signed-command.js';
 import { audienceOf, checkAck, type EventsAck } from './core/ack.js';
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';

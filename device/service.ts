@@ -1,16 +1,17 @@
 /**
- * GateService: the composition root. It takes parts that are already built (store, clock, verifier,
- * input drivers, relay, inputs, indicator, an optional link, a logger) and wires them:
+ * GateService: the gate's running loop. It takes parts that are already built (store, clock,
+ * verifier, the gate controller, input drivers, inputs, an optional link, a logger; app/compose.ts
+ * builds them) and wires them:
  *
- *   scanner/reader ─scan─▶ verifier.present() ─(event committed)─▶ gate machine ─▶ relay, indicator
- *   passage input ──────────────────────────────────────────────▶ gate machine
- *   fire alarm input ───────────────────────────────────────────▶ gate machine
- *   guard console ─approve/deny─▶ gate machine (override committed first) ─▶ relay
+ *   scanner/reader ─scan─▶ verifier.verify() ─(event committed)─▶ gate controller ─▶ relay, indicator
+ *   passage input ─────────────────────────────────────────────────▶ gate controller
+ *   fire alarm input ──────────────────────────────────────────────▶ gate controller
+ *   guard console ─approve/deny─▶ gate controller (override committed first) ─▶ relay
  *
- * The relay is forced to its safe level when the service is constructed, on stop(), and by
- * releaseNow() (main.ts calls it from its uncaught-exception handler: the class installs no
+ * The relay is forced to its safe level when the controller is constructed, on stop(), and by
+ * releaseNow() (app/main.ts calls it from its uncaught-exception handler: the class installs no
  * process handlers). A failing part is logged and shows in health(); it never brings the service
- * down.
+ * down. With a bus, a change in a part's health is told as `healthChanged` within a second.
  */
 import { moduleLogger, type Logger } from '../base/log.js';
 import type { GateStore } from './store/store.js';
@@ -18,11 +19,10 @@ import type { EventBus } from './bus.js';
 import type { Clock } from './core/ports.js';
 import type { Presented } from './core/types.js';
 import type { Verifier } from './verifier.js';
-import { baseEvent } from './events.js';
 import { gateStatus } from './status.js';
-import { GateController, type IndicatorPort, type RelayPort, type TimerPort } from './gate/controller.js';
+import type { GateController, RelayPort } from './gate/controller.js';
 import { startGuardConsole, type GuardConsole } from './gate/guard-console.js';
-import type { EventBody, GateSettings, Outcome } from './gate/machine.js';
+import type { Outcome } from './gate/machine.js';
 
 /** How a part reports health: the drivers' DriverHealth (`state`) or a plain `{ ok }`. */
 export type HealthReport = { ok: boolean; detail?: string } | { state: 'connected' | 'reconnecting' | 'stopped'; lastError?: string };
@@ -58,26 +58,27 @@ export type ServiceLogger = Logger;
 export interface GateServiceOptions {
   store: GateStore;
   clock: Clock;
-  verifier: Pick<Verifier, 'present' | 'currentPolicy'>;
+  verifier: Pick<Verifier, 'verify' | 'currentPolicy'>;
+  /** The gate controller (it owns the relay and the indicator; built before the service, see app/compose.ts). */
+  gate: GateController;
   inputs: ScanSource[];
+  /** The relay the controller drives, for its driver-level health. */
   relay: RelayPort & { health?(): HealthReport };
-  indicator?: IndicatorPort;
   passage?: DigitalInputPort;
   /** Active = ALARM (the driver turns the contact's wiring, normally-closed and pull, into that). */
   fireAlarm?: DigitalInputPort;
   link?: LinkPort;
-  /** The root logger: the service makes its own children (`mod`: service, gate, guard). */
+  /** The root logger: the service makes its own children (`mod`: service, guard). */
   log: ServiceLogger;
-  gate?: Partial<GateSettings>;
   /** Absent: no console. */
   guardConsole?: { host: string; port: number };
-  timers?: TimerPort;
+  /** Where `healthChanged` (checked every `healthCheckMs`, default 500 ms, while running) and `relayPulsed` are told. */
+  bus?: Pick<EventBus, 'emit'>;
+  healthCheckMs?: number;
   /** Monotonic ms; default clock.monoMs(). */
   now?: () => number;
   /** A non-critical part unhealthy longer than this stops the watchdog (systemd then restarts us). Default 60 s. */
   watchdogGraceMs?: number;
-  /** Decisions and pulses are told here (metrics, console). */
-  bus?: EventBus;
 }
 
 export interface PartHealth {
@@ -98,20 +99,13 @@ export class GateService {
   private readonly unhealthySince = new Map<string, number>();
   private readonly now: () => number;
   private inFlight = 0;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private told = new Map<string, string>();
 
   constructor(private readonly o: GateServiceOptions) {
     this.log = child(o.log, 'service');
     this.now = o.now ?? (() => o.clock.monoMs());
-    // The gate's start state: the relay goes to its safe level here, before anything else runs.
-    this.gate = new GateController({
-      settings: o.gate,
-      relay: o.relay,
-      indicator: o.indicator,
-      record: (body) => this.record(body),
-      now: this.now,
-      timers: o.timers,
-      log: child(o.log, 'gate'),
-    });
+    this.gate = o.gate;
   }
 
   /** Boots the gate (alarm state first), subscribes to inputs, starts drivers, console and link. */
@@ -144,7 +138,7 @@ export class GateService {
 
     for (const [i, input] of this.o.inputs.entries()) {
       const name = input.name ?? `input${i}`;
-      const onScan = (scan: Presented) => this.safely(`${name} scan`, () => void this.present(scan, name));
+      const onScan = (scan: Presented) => this.safely(`${name} scan`, () => void this.decideScan(scan, name));
       input.on('scan', onScan);
       this.unsubscribe.push(() => input.off?.('scan', onScan));
       // Node-style emitters throw on an unheard 'error': hear it (TypedEmitter drivers have none).
@@ -178,6 +172,11 @@ export class GateService {
         this.log.error({ err }, 'link failed to start');
       }
     }
+    if (this.o.bus) {
+      this.tellHealth();
+      this.healthTimer = setInterval(() => this.safely('health check', () => this.tellHealth()), this.o.healthCheckMs ?? 500);
+      this.healthTimer.unref?.();
+    }
     this.log.info({ phase: this.gate.snapshot().phase, inputs: this.o.inputs.length }, 'gate service started');
   }
 
@@ -193,6 +192,8 @@ export class GateService {
       this.gate.releaseNow();
     }
     for (const u of this.unsubscribe.splice(0)) this.safely('unsubscribe', u);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = null;
     const settle = async (what: string, fn: () => unknown) => {
       try {
         await fn();
@@ -255,19 +256,19 @@ export class GateService {
 
   // --- wiring ----------------------------------------------------------------------------------------
 
-  private async present(scan: Presented, source: string): Promise<void> {
+  private async decideScan(scan: Presented, source: string): Promise<void> {
     if (!this.running) return;
     this.inFlight++;
     const scannedAt = this.now();
     try {
-      // present() commits the decision's event before it returns: only then may the gate act on it.
-      const verdict = await this.o.verifier.present(scan);
+      // verify() commits the decision's event before it returns: only then may the gate act on it.
+      const verdict = await this.o.verifier.verify(scan);
       const d = verdict.decision;
       if (!this.running) {
         this.log.warn({ source, seq: verdict.seq, result: d.result }, 'decision arrived after stop: not acted on');
         return;
       }
-      const outcome = this.gate.decision({
+      const outcome = this.gate.actOn({
         result: d.result,
         reason: d.reason,
         seq: verdict.seq,
@@ -278,7 +279,6 @@ export class GateService {
         displayName: d.displayName,
         pulseMs: this.o.verifier.currentPolicy().pulseMs,
       });
-      if (verdict.seq !== null && verdict.event) this.o.bus?.emit('eventRecorded', { seq: verdict.seq, event: verdict.event });
       if (outcome.kind === 'opened' && verdict.seq !== null) this.o.bus?.emit('relayPulsed', { seq: verdict.seq, scanToRelayMs: this.now() - scannedAt });
       // Handles and codes only: never d.displayName, never the scan.
       this.log.info(
@@ -297,9 +297,14 @@ export class GateService {
     this.gate.alarm(active);
   }
 
-  private record(body: EventBody): number {
-    const event = { ...baseEvent(body.type, this.o.clock), ...body };
-    return this.o.store.recordEvent(event, event.tsMs);
+  /** `healthChanged` for each part whose health differs from what was last told. */
+  private tellHealth(): void {
+    for (const [part, h] of Object.entries(this.health().parts)) {
+      const key = `${h.ok}:${h.detail ?? ''}`;
+      if (this.told.get(part) === key) continue;
+      this.told.set(part, key);
+      this.o.bus!.emit('healthChanged', { part, ...h });
+    }
   }
 
   private safely(what: string, fn: () => void): void {

@@ -9,7 +9,7 @@ import type { Decision, Policy, Presented } from './core/types.js';
 import type { Trust } from './core/trust.js';
 import type { GateStore } from './store/store.js';
 import { loadPolicy, loadTrust } from './documents.js';
-import { decisionEvent, type GateEvent, type Versions } from './events.js';
+import { EventRecorder, decisionBody, type Versions } from './events.js';
 import { ModeOverrides } from './modes.js';
 
 /** Asks the backend about a holder (§7); resolves null when no answer comes in time. */
@@ -25,8 +25,6 @@ export interface Verdict {
   /** The outbox seq of its event; null on a dry run or when it could not be recorded. */
   seq: number | null;
   latencyUs: number;
-  /** The event recorded under `seq` (for the bus). */
-  event?: GateEvent;
 }
 
 
@@ -42,6 +40,8 @@ export class Verifier {
     private readonly clock: Clock,
     private readonly lookup: LookupPort = NO_LOOKUP,
     private readonly log: Logger = SILENT,
+    /** Where decisions are recorded; the composition root passes the gate's one recorder (on the bus). */
+    private readonly recorder: EventRecorder = new EventRecorder(store, clock),
   ) {
     this.modes = new ModeOverrides(store, clock);
     this.reload();
@@ -72,22 +72,21 @@ export class Verifier {
    * even when an online look-up awaits in between (two copies of a code in one serial write opened
    * twice when two decisions interleaved).
    */
-  present(presented: Presented, options: { dryRun?: boolean } = {}): Promise<Verdict> {
-    const turn = this.queue.then(() => this.presentNow(presented, options));
+  verify(presented: Presented, options: { dryRun?: boolean } = {}): Promise<Verdict> {
+    const turn = this.queue.then(() => this.verifyNow(presented, options));
     this.queue = turn.catch(() => {});
     return turn;
   }
 
-  private async presentNow(presented: Presented, options: { dryRun?: boolean }): Promise<Verdict> {
+  private async verifyNow(presented: Presented, options: { dryRun?: boolean }): Promise<Verdict> {
     const started = process.hrtime.bigint();
     let decision = await this.decide(presented);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     if (options.dryRun) return { decision, seq: null, latencyUs };
     try {
-      const event = decisionEvent(decision, this.clock, this.versions(), latencyUs);
       const opened = decision.result === 'open' ? decision.handle : null;
-      const seq = this.store.recordEvent(event, event.tsMs, opened);
-      return { decision, seq, latencyUs, event };
+      const seq = this.recorder.record(decisionBody(decision, this.versions(), latencyUs), opened);
+      return { decision, seq, latencyUs };
     } catch (e) {
       // Not recorded means not opened: an open that leaves no trace is worse than a held commuter.
       this.log.error({ err: e, reason: decision.reason }, 'could not record the decision');

@@ -13,7 +13,8 @@ import { DB_FILE, GateStore, type StoreOptions } from '../device/store/store.js'
 import { checkStoreIntegrity, describeStoreError, repairStore } from '../device/store/integrity.js';
 import { DAMAGE_MARKER } from '../device/store/startup.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
-import { takeCommand } from '../device/commands.js';
+import { takeCommand } from '../device/command-intake.js';
+import { EventRecorder } from '../device/events.js';
 import { Verifier, type Verdict } from '../device/verifier.js';
 import { FixedClock, SystemClock } from '../device/clock.js';
 import { TrustingClock } from '../device/clock-trust.js';
@@ -73,7 +74,7 @@ program
         }
         try {
           if (isCommand(text)) {
-            const taken = await takeCommand(text, store, clock, () => {});
+            const taken = await takeCommand(text, { store, clock, recorder: new EventRecorder(store, clock) }, () => {});
             // An envelope that does not verify leaves nothing behind, not even its jti.
             if (!taken.verified) throw new PassgateError(taken.code, 'command envelope does not verify: nothing recorded');
             const { reply } = taken;
@@ -117,7 +118,7 @@ program
     await withStoreAsync(o.dataDir, async (store) => {
       if (!store.identity()) fail('NOT_INITIALISED', 'run passgate init first');
       const verifier = new Verifier(store, clock);
-      const one = async (t: string) => printVerdict(await verifier.present(presentedOf(o.input, t), { dryRun: !!o.dryRun }));
+      const one = async (t: string) => printVerdict(await verifier.verify(presentedOf(o.input, t), { dryRun: !!o.dryRun }));
       if (text !== '-') return one(text);
       for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) await one(line.replace(/\r$/, ''));
     }, { readonly: !!o.dryRun });

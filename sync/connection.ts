@@ -237,7 +237,10 @@ export class BrokerConnection {
     // Whether the transport came up: only a close after that may mean "this broker dislikes v5".
     let socketUp = false;
     let otherError = false;
-    const stream = client.stream as { once?: (ev: string, fn: () => void) => void } | undefined;
+    const stream = client.stream as { once?: (ev: string, fn: () => void) => void; setNoDelay?: (on: boolean) => void } | undefined;
+    // No Nagle: an event (a small PUBLISH) must not wait for the ack of the previous write (up to
+    // the peer's 40 ms delayed ACK) on its way to the broker.
+    stream?.setNoDelay?.(true);
     stream?.once?.('connect', () => (socketUp = true));
     stream?.once?.('secureConnect', () => (socketUp = true));
 

@@ -12,7 +12,7 @@ import { compileSchema } from '../device/core/schema.js';
 import { PassgateError } from '../device/core/errors.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
 import type { EnvelopeType } from '../device/core/envelope.js';
-import type { Command, LookupReply } from '../device/core/command.js';
+import type { Command, LookupReply } from '../device/core/signed-command.js';
 import type { EventsAck } from '../device/core/ack.js';
 import type { ModeOverride } from '../device/core/mode.js';
 import type { TrustBundle } from '../device/core/trust.js';

@@ -25,11 +25,12 @@ import { describeSkipped } from '../device/core/trust.js';
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
 import { RateLimitedLog, type Logger } from './log.js';
+import type { DocumentKind } from '../device/bus.js';
 import { checkRange } from '../base/check.js';
 
 export interface DownlinkHooks {
-  /** A trust bundle or policy was applied: the composition root calls verifier.reload(). */
-  documentsChanged(): void;
+  /** A trust bundle, a policy or a list was applied (GateLink tells the bus; the verifier reloads). */
+  documentsChanged(kinds: DocumentKind[]): void;
   /** A list changed version (or anything else R/status shows). */
   changed(): void;
   /** A signed ack for this gate, not above the last seq assigned, arrived. */
@@ -197,7 +198,7 @@ export class Downlink {
         this.stats.applied++;
         this.log.info({ version: r.version, keysLeftOut: r.skippedKeys.length }, 'trust bundle applied');
         if (r.skippedKeys.length) this.log.warn({ version: r.version, keysLeftOut: r.skippedKeys.map(describeSkipped) }, 'trust bundle: keys left out (§1)');
-        this.hooks.documentsChanged();
+        this.hooks.documentsChanged(['trust']);
         this.retryParkedPolicy();
         // New list signers may make yesterday's refused deltas good: catch up now.
         for (const list of LIST_NAMES) this.requestSync(list, 'trust changed');
@@ -206,7 +207,7 @@ export class Downlink {
         this.stats.applied++;
         this.parkedPolicy = null;
         this.log.info({ version: r.version }, 'policy applied');
-        this.hooks.documentsChanged();
+        this.hooks.documentsChanged(['policy']);
         break;
       case 'passgate-list+json':
         if (r.outcome === 'staged') {
@@ -219,6 +220,7 @@ export class Downlink {
         this.lastChunk.delete(r.list as ListName);
         if (topicList && r.list !== topicList) this.log.warn({ topic, list: r.list }, 'list envelope on another list’s topic (applied: it is signed)');
         this.log.info({ list: r.list, version: r.version }, 'list updated');
+        this.hooks.documentsChanged([r.list as ListName]);
         break;
       default:
         this.log.warn({ topic, typ: r.typ }, 'unexpected envelope type');

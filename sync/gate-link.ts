@@ -2,20 +2,24 @@
  * GateLink: the gate's whole MQTT side in one object for the composition root — connection, outbox
  * publisher, downlink (documents, lists, acks), look-ups, commands and R/status.
  *
- *   const link = new GateLink({ store, clock, verifier, broker: { url }, runCommand, log });
- *   const verifier = new Verifier(store, clock, link.lookupPort, log);   // or built before, see below
+ *   const link = new GateLink({ store, clock, bus, recorder, broker: { url }, gateCommands, log });
+ *   const verifier = new Verifier(store, clock, link.lookupPort, log, recorder);
  *   link.start();            // returns at once; the gate decides with or without a broker
  *   …
  *   await link.stop();       // clean: `offline` retained, then DISCONNECT
  *
- * The Verifier needs the lookup port and GateLink reloads the Verifier, so one of them is built
- * first: pass `verifier` later through `onDocumentsChanged`, or build the link first and hand
- * `link.lookupPort` to the Verifier (its reload is only called after start()).
+ * It talks to the rest of the gate over the bus (app/compose.ts builds it so): it hears
+ * `eventRecorded` and publishes at once (the outbox's poll is only a safety net); `gateChanged`,
+ * `healthChanged` and `documentsChanged` republish R/status (its `hardware` part is what the gate
+ * and the parts last told); and it tells `documentsChanged` when the backend's documents or lists
+ * are applied, which the verifier hears.
  */
 import type { GateStore, Identity } from '../device/store/store.js';
 import type { Clock } from '../device/core/ports.js';
 import type { LookupPort } from '../device/verifier.js';
-import type { CommandRunner } from '../device/commands.js';
+import { createCommandRunner, type CommandParts, type CommandRunner } from '../device/command-intake.js';
+import { EventBus, type BusEvents } from '../device/bus.js';
+import { EventRecorder } from '../device/events.js';
 import { gateStatus } from '../device/status.js';
 import { GateConnection, type BrokerOptions, type ConnectedInfo, type MessageProps } from './connection.js';
 import { GateTopics } from './topics.js';
@@ -23,7 +27,7 @@ import type { HardwareStatus, StatusPayload } from './contract.js';
 import { OutboxPublisher, type OutboxOptions } from './outbox-publisher.js';
 import { Downlink, type DownlinkOptions } from './downlink.js';
 import { MqttLookup, type LookupOptions } from './lookup.js';
-import { CommandChannel } from './commands.js';
+import { CommandChannel } from './command-channel.js';
 import { ModeOverrides } from '../device/modes.js';
 import { StatusPublisher, type StatusOptions } from './status-publisher.js';
 import { RefusalCounter } from './refusals.js';
@@ -37,15 +41,15 @@ export interface GateLinkOptions {
   clock: Clock;
   /** Default: the store's identity (which must exist: `passgate init`). */
   identity?: Identity;
-  /** Reloaded after a trust bundle or policy is applied (unless onDocumentsChanged is given). */
-  verifier?: { reload(): void };
-  /** Called after a trust bundle or policy is applied; default: verifier.reload(). */
-  onDocumentsChanged?: () => void;
+  /** The gate's bus (default: one of its own, for a link alone in a test or bench). */
+  bus?: EventBus;
+  /** The gate's one event recorder (default: one on `bus`); command events go through it. */
+  recorder?: EventRecorder;
   broker: BrokerOptions;
-  /** Runs verified commands; see createCommandRunner() in sync/commands.ts. */
-  runCommand: CommandRunner;
-  /** The gate machine's state and the parts' health, shown as R/status `hardware` (call statusChanged() when they change). */
-  statusExtras?: () => HardwareStatus | null;
+  /** What `open` and `restart` do on this gate; the other commands are the link's own. */
+  gateCommands?: Pick<CommandParts, 'pulse' | 'restart'>;
+  /** Replaces the standard meaning of every command (tests record what ran). */
+  runCommand?: CommandRunner;
   log?: Logger;
   /** Announced in R/state and R/status; default: passgate's package.json version. */
   softwareVersion?: string;
@@ -79,6 +83,10 @@ export class GateLink {
     changed: new Set(),
   };
   private started = false;
+  private listening = false;
+  readonly bus: EventBus;
+  /** R/status `hardware`: the gate's state and each part's health, as last told on the bus. */
+  private readonly hardware: { gate: BusEvents['gateChanged'] | null; health: HardwareStatus['health'] } = { gate: null, health: {} };
 
   constructor(private readonly opts: GateLinkOptions) {
     const { store, clock } = opts;
@@ -90,6 +98,19 @@ export class GateLink {
     const changed = () => this.changed();
     this.refusals = new RefusalCounter(changed);
     this.modes = new ModeOverrides(store, clock);
+    this.bus = opts.bus ?? new EventBus(log);
+    const recorder = opts.recorder ?? new EventRecorder(store, clock, this.bus);
+    const runCommand =
+      opts.runCommand ??
+      createCommandRunner({
+        pulse: opts.gateCommands?.pulse ?? (() => {
+          throw new PassgateError('INTERNAL', 'no gate to open');
+        }),
+        restart: opts.gateCommands?.restart ?? (() => log.warn({}, 'restart asked for, but nothing here restarts')),
+        resync: () => this.resync(),
+        reload: () => this.bus.emit('documentsChanged', { kinds: ['trust', 'policy'] }),
+        modes: this.modes,
+      });
 
     this.connection = new GateConnection({
       broker: opts.broker,
@@ -106,10 +127,7 @@ export class GateLink {
     });
     this.outbox = new OutboxPublisher(store, this.connection, this.topics, clock, childLogger(log, 'sync:outbox'), opts.outbox, changed);
     this.lookup = new MqttLookup(store, clock, this.topics, this.connection, this.refusals, childLogger(log, 'sync:lookup'), opts.lookup);
-    this.commands = new CommandChannel(store, clock, this.topics, this.connection, opts.runCommand, this.refusals, childLogger(log, 'sync:cmd'), () => {
-      this.outbox.kick();
-      changed();
-    });
+    this.commands = new CommandChannel({ store, clock, recorder }, this.topics, this.connection, runCommand, this.refusals, childLogger(log, 'sync:cmd'));
     this.downlink = new Downlink(
       store,
       clock,
@@ -117,7 +135,7 @@ export class GateLink {
       this.connection,
       this.refusals,
       {
-        documentsChanged: () => this.documentsChanged(),
+        documentsChanged: (kinds) => this.bus.emit('documentsChanged', { kinds }),
         changed,
         acked: (upTo) => this.outbox.acked(upTo),
         ackRefused: () => this.outbox.ackRefused(),
@@ -127,7 +145,24 @@ export class GateLink {
       childLogger(log, 'sync:downlink'),
       opts.sync,
     );
+    this.listen(); // from the start: the gate's boot and first health reports come before start()
     this.status = new StatusPublisher(() => this.buildStatus(), this.connection, childLogger(log, 'sync:status'), opts.status);
+  }
+
+  /** Everything recorded goes up at once; whatever R/status shows is republished when it changes. */
+  private listen(): void {
+    if (this.listening) return;
+    this.listening = true;
+    this.bus.on('eventRecorded', this, () => this.outbox.kick());
+    this.bus.on('gateChanged', this, (g) => {
+      this.hardware.gate = g;
+      this.status.changed();
+    });
+    this.bus.on('healthChanged', this, ({ part, ...health }) => {
+      this.hardware.health[part] = health;
+      this.status.changed();
+    });
+    this.bus.on('documentsChanged', this, () => this.changed());
   }
 
   /** The Verifier's LookupPort: asks the backend while connected, resolves null at once when not. */
@@ -152,6 +187,7 @@ export class GateLink {
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.listen();
     this.outbox.start();
     this.connection.start();
   }
@@ -160,6 +196,8 @@ export class GateLink {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.bus.removeListeners(this);
+    this.listening = false;
     this.outbox.stop();
     this.downlink.stop();
     this.status.stop();
@@ -171,16 +209,6 @@ export class GateLink {
   /** Ask the backend for both lists (or one) now, past the rate limit: the `sync` command. */
   resync(lists: readonly ListName[] = LIST_NAMES): void {
     for (const l of lists) this.downlink.requestSync(l, 'resync', true);
-  }
-
-  /** Events were recorded: publish now rather than at the next poll. */
-  eventsRecorded(): void {
-    this.outbox.kick();
-  }
-
-  /** Scanner or gate state (statusExtras) changed: republish R/status soon. */
-  statusChanged(): void {
-    this.status.changed();
   }
 
   /** Publishes R/status now (e.g. before a planned restart). */
@@ -224,15 +252,6 @@ export class GateLink {
     this.emit('disconnected', reason);
   }
 
-  private documentsChanged(): void {
-    try {
-      if (this.opts.onDocumentsChanged) this.opts.onDocumentsChanged();
-      else this.opts.verifier?.reload();
-    } catch (e) {
-      (this.opts.log ?? SILENT).error({ err: e }, 'documents-changed hook failed');
-    }
-  }
-
   private changed(): void {
     this.status.changed();
     this.emit('changed');
@@ -268,9 +287,9 @@ export class GateLink {
       commands: { ...this.commands.stats },
       modeOverride: this.modes.current(),
       lookup: { ...this.lookup.stats },
-      // The gate machine and the parts' health, from the composition root; nested so it cannot
-      // shadow a field above (gateStatus' `gate` is the gate id).
-      hardware: this.opts.statusExtras?.() ?? null,
+      // The gate machine and the parts' health as told on the bus (null without a gate service);
+      // nested so it cannot shadow a field above (gateStatus' `gate` is the gate id).
+      hardware: this.hardware.gate ? { gate: this.hardware.gate, health: { ...this.hardware.health } } : null,
     };
   }
 }

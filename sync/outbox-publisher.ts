@@ -31,9 +31,12 @@ export interface OutboxOptions {
   ackTimeoutMs?: number;
   /** Bounded retention: most events kept, [100…100000000], default 1,000,000. */
   maxEvents?: number;
-  /** How often retention is checked and the outbox polled for new events, default 250 ms. */
+  /** How often retention and resends are checked and the outbox polled, default 1000 ms: a safety net, since every event recorded is published at once (GateLink hears `eventRecorded`). */
   pollMs?: number;
 }
+
+/** Longest a recorded event waits for the batch ahead of it to be acked before it is sent anyway. */
+const KICK_GATHER_MS = 5;
 
 interface InFlight {
   first: number;
@@ -58,6 +61,7 @@ export class OutboxPublisher {
   private timer: NodeJS.Timeout | null = null;
   private retentionDue = 0;
   private pumping = false;
+  private kicked = false;
   /** Counters for R/status and the bench. */
   readonly stats = { batches: 0, events: 0, resends: 0, acks: 0, ignoredAcks: 0, dropped: 0 };
 
@@ -74,7 +78,7 @@ export class OutboxPublisher {
     this.maxInFlight = range('maxBatchesInFlight', options.maxBatchesInFlight ?? 8, 1, 64);
     this.ackTimeoutMs = range('ackTimeoutMs', options.ackTimeoutMs ?? 15_000, 1000, 600_000);
     this.maxEvents = range('maxEvents', options.maxEvents ?? 1_000_000, 100, 100_000_000);
-    this.pollMs = range('pollMs', options.pollMs ?? 250, 10, 60_000);
+    this.pollMs = range('pollMs', options.pollMs ?? 1000, 10, 60_000);
     this.resendAfterMs = this.ackTimeoutMs;
   }
 
@@ -106,9 +110,21 @@ export class OutboxPublisher {
     this.inFlight = [];
   }
 
-  /** New events were recorded: publish without waiting for the next poll. */
+  /**
+   * New events were recorded: publish without waiting for the next poll. With nothing awaiting an
+   * ack they go out right after this turn of the event loop (events recorded in the same turn
+   * together); while a batch is out, a burst gathers until its ack arrives (acked() publishes) or
+   * KICK_GATHER_MS pass, so a burst travels in a few large batches rather than one per event.
+   */
   kick(): void {
-    this.pump();
+    if (this.kicked) return;
+    this.kicked = true;
+    const go = () => {
+      this.kicked = false;
+      this.pump();
+    };
+    if (this.inFlight.length === 0) setImmediate(go);
+    else setTimeout(go, KICK_GATHER_MS).unref?.();
   }
 
   /**

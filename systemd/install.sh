@@ -38,7 +38,7 @@ case "$APP" in
   /) echo "install.sh: refusing to use / as the application directory" >&2; exit 1 ;;
 esac
 [ -f "$APP/systemd/passgate.service" ] || { echo "install.sh: $APP does not look like passgate" >&2; exit 1; }
-[ -f "$APP/dist/device/main.js" ] || say "warning: $APP/dist/device/main.js is missing: run \`npm ci && npm run build\` in $APP"
+[ -f "$APP/dist/app/main.js" ] || say "warning: $APP/dist/app/main.js is missing: run \`npm ci && npm run build\` in $APP"
 
 # --- user and groups ---------------------------------------------------------------------------------
 if live; then

@@ -28,6 +28,7 @@ import {
   type Refusal,
   type Step,
 } from './machine.js';
+import type { EventBus } from '../bus.js';
 
 /**
  * The relay as the gate needs it. A rejected promise or a throw is logged and marks it faulty.
@@ -70,6 +71,8 @@ export interface GateControllerOptions {
   log?: ControllerLogger;
   /** Hold ids; random by default so a stale guard page cannot approve someone else after a restart. */
   newHoldId?: () => string;
+  /** Told `gateChanged` whenever phase, relay, holds or alarm move (R/status and the console follow). */
+  bus?: Pick<EventBus, 'emit'>;
 }
 
 /** A held pass as the guard sees it. */
@@ -100,6 +103,7 @@ export class GateController implements GuardPort {
   private indicatorFault: string | null = null;
   private recordFailures = 0;
   private readonly newHoldId: () => string;
+  private told = '';
 
   /** Forces the relay to its safe level at once (the machine's `start` state). */
   constructor(private readonly o: GateControllerOptions) {
@@ -110,6 +114,7 @@ export class GateController implements GuardPort {
     const first = begin();
     this.state = first.state;
     this.applyEffects(first.effects);
+    this.tell();
   }
 
   // --- inputs --------------------------------------------------------------------------------------
@@ -118,7 +123,8 @@ export class GateController implements GuardPort {
     return this.dispatch({ type: 'boot' }).outcome;
   }
 
-  decision(decision: DecisionSummary): Outcome {
+  /** Acts on the verifier's decision (its event already committed): open, hold for the guard, or refuse. */
+  actOn(decision: DecisionSummary): Outcome {
     return this.dispatch({ type: 'decision', decision, holdId: this.newHoldId() }).outcome;
   }
 
@@ -222,10 +228,21 @@ export class GateController implements GuardPort {
     this.applyEffects(next.effects.slice(i));
     this.deadline = next.deadline;
     this.armTimer(now);
+    this.tell();
     if (input.type !== 'tick' || next.effects.length > 0) {
       this.log.debug({ input: input.type, phase: this.state.phase.name, outcome: next.outcome.kind }, 'gate step');
     }
     return { outcome: next.outcome, seq };
+  }
+
+  /** `gateChanged` on the bus, once per change of what it carries. */
+  private tell(): void {
+    if (!this.o.bus) return;
+    const change = this.snapshot();
+    const key = JSON.stringify(change);
+    if (key === this.told) return;
+    this.told = key;
+    this.o.bus.emit('gateChanged', change);
   }
 
   private applyEffects(effects: readonly Effect[]): void {

@@ -27,7 +27,7 @@
  * - `safe` (fail-safe; a maglock powered through the relay's NO contact): de-energised = unlocked.
  *   Idle `active` (lock powered); a pass is an `inactive` pulse; a dead Pi or a stopped service
  *   frees the door. On fire alarm the gate is RELEASED by holding the relay `inactive`.
- * "Gate released" (free passage) therefore maps to `releasedLevel(failMode)`; "relay released"
+ * "Gate released" (free passage) therefore maps to `freeLevel(failMode)` (`lockedLevel` its opposite); "relay released"
  * (safe level) is always `inactive`.
  *
  * ## Invariants (tested)
@@ -59,7 +59,8 @@ export const FLASH_MS = 1500;
 export function lockedLevel(mode: FailMode): Level {
   return mode === 'secure' ? 'inactive' : 'active';
 }
-export function releasedLevel(mode: FailMode): Level {
+/** The relay level that lets people through freely (a pass, a fire alarm): not the relay's released (safe) level. */
+export function freeLevel(mode: FailMode): Level {
   return mode === 'secure' ? 'active' : 'inactive';
 }
 
@@ -243,7 +244,7 @@ export function relayFor(phase: Phase, mode: FailMode): Level {
       return SAFE_LEVEL;
     case 'pulse':
     case 'alarm':
-      return releasedLevel(mode);
+      return freeLevel(mode);
     case 'idle':
     case 'passage':
     case 'settle':

@@ -17,7 +17,7 @@ import { pino } from 'pino';
 import { Federation } from '../lib/federation.js';
 import { ReferenceBackend } from './reference-backend.js';
 import { startEmbeddedBroker } from './embedded-broker.js';
-import { COMMANDS, type CommandName } from '../../device/core/command.js';
+import { COMMANDS, type CommandName } from '../../device/core/signed-command.js';
 import type { WireEntry } from '../../device/core/lists.js';
 import type { ListName } from '../../device/core/types.js';
 

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { audienceOf } from '../../device/core/ack.js';
-import type { Command, CommandName } from '../../device/core/command.js';
+import type { Command, CommandName } from '../../device/core/signed-command.js';
 import type { CommandResult } from '../../sync/contract.js';
 import { signEnvelope, type SigningKey } from '../lib/issuer.js';
 import type { BackendStore } from './store.js';

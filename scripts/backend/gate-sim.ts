@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * A headless gate for sync trials and crash tests: a real store, Verifier and GateLink, fed with
- * unreadable QR texts (each a real `deny UNSUPPORTED_FORMAT` decision committed to the outbox).
+ * A headless gate for sync trials and crash tests, built by compose like the service (real store,
+ * verifier, GateLink; in-memory GPIO), fed with unreadable QR texts (each a real `deny UNSUPPORTED_FORMAT` decision committed to the outbox).
  *
  * stdout, one line each (written synchronously to a pipe, after the commit it reports):
  *   connected <session>     a connection came up
@@ -14,11 +14,8 @@
  */
 import { Command } from 'commander';
 import { GateStore } from '../../device/store/store.js';
-import { SystemClock } from '../../device/clock.js';
-import { Verifier } from '../../device/verifier.js';
-import { GateLink } from '../../sync/gate-link.js';
-import { createCommandRunner } from '../../sync/commands.js';
-import { ModeOverrides } from '../../device/modes.js';
+import { parseConfig } from '../../device/config.js';
+import { compose } from '../../app/compose.js';
 
 const program = new Command('gate-sim')
   .requiredOption('--data-dir <dir>')
@@ -50,30 +47,30 @@ if (!store.identity()) {
   if (!o.root) throw new Error('--root is needed to initialise a new data directory');
   store.initialise({ site: o.site, gate: o.gate, roots: [o.root] });
 }
-const clock = new SystemClock(true);
-let verifier: Verifier | null = null;
-const link = new GateLink({
-  store,
-  clock,
-  broker: { url: o.broker, keepaliveSeconds: Number(o.keepalive), reconnect: { minMs: 100, maxMs: Number(o.reconnectMaxMs) } },
-  onDocumentsChanged: () => verifier?.reload(),
-  runCommand: createCommandRunner({
-    pulse: () => {},
-    resync: () => link.resync(),
-    reload: () => verifier?.reload(),
-    modes: new ModeOverrides(store, clock),
-    restart: () => process.exit(0),
-  }),
+// The gate as the service builds it (in-memory GPIO, no scanners, no console): decisions are fed below.
+const config = parseConfig({
+  dataDir: o.dataDir,
+  clock: { trusted: 'system' }, // a simulated gate trusts the host's clock
+  logging: { level: 'silent' },
+  gpio: { simulated: true, relay: { line: 17, activeLow: true } },
+  guardConsole: { enabled: false },
+  mqtt: { url: o.broker, keepaliveSeconds: Number(o.keepalive) },
 });
-verifier = new Verifier(store, clock, link.lookupPort);
+const gate = await compose(config, {
+  store,
+  inputs: [],
+  broker: { reconnect: { minMs: 100, maxMs: Number(o.reconnectMaxMs) } },
+  restart: () => process.exit(0),
+});
+const link = gate.link!;
 link.on('connected', (info) => out(`connected ${info.session}`));
-link.start();
+await gate.start();
 
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  await link.stop();
+  await gate.stop();
   store.close();
   process.exit(0);
 };
@@ -84,11 +81,10 @@ const count = Number(o.count);
 const interval = Number(o.intervalMs);
 let last = 0;
 for (let i = 0; i < count && !stopping; i++) {
-  const v = await verifier.present({ input: 'qr', text: `SIM-${process.pid}-${i}` });
+  const v = await gate.verifier.verify({ input: 'qr', text: `SIM-${process.pid}-${i}` });
   if (v.seq === null) throw new Error('decision not recorded');
   last = v.seq;
-  out(`seq ${v.seq}`);
-  link.eventsRecorded();
+  out(`seq ${v.seq}`); // recorded: the link publishes it at once (it hears eventRecorded)
   await new Promise((r) => (interval > 0 ? setTimeout(r, interval) : setImmediate(r)));
 }
 if (count > 0) out(`done ${last}`);

@@ -17,7 +17,7 @@
  */
 import type { Federation } from '../lib/federation.js';
 import type { WireEntry } from '../../device/core/lists.js';
-import type { CommandName } from '../../device/core/command.js';
+import type { CommandName } from '../../device/core/signed-command.js';
 import type { ListName, Policy } from '../../device/core/types.js';
 import { LIST_NAMES } from '../../device/core/types.js';
 import { signEnvelope } from '../lib/issuer.js';

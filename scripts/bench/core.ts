@@ -95,7 +95,7 @@ export async function benchCore(o: { entries?: number; decisions?: number; tenMi
         s2.initialise({ site: 'bench', gate: 'g', roots: [fed.rootSpki()] });
         ingestEnvelope(fed.trustEnvelope(1, now), s2, clock);
         const v2 = new Verifier(s2, clock);
-        const r = measureAsync(Math.min(decisions, 2000), () => v2.present({ input: 'qr', text }));
+        const r = measureAsync(Math.min(decisions, 2000), () => v2.verify({ input: 'qr', text }));
         return r.finally(() => {
           s2.close();
           rmSync(d2, { recursive: true, force: true });
@@ -272,7 +272,7 @@ export async function benchMaxLatency(o: { decisions?: number; keysPerAlg?: numb
         presented = { input: 'qr', text: perKey[Math.floor(round_ / keys.length) % perKey.length]! };
       }
       const cpu0 = process.cpuUsage();
-      const { decision, latencyUs } = await verifier.present(presented, { dryRun: true });
+      const { decision, latencyUs } = await verifier.verify(presented, { dryRun: true });
       const cpuUsed = process.cpuUsage(cpu0);
       cpuSamples[i] = cpuUsed.user + cpuUsed.system;
       slowCpu.push({ kind, position: i, us: cpuSamples[i]! });

@@ -1,10 +1,10 @@
 /**
  * End-to-end gate latency over a socat pty pair with the real serialport binding (needs `socat`):
- * the whole path from bytes on the wire to the relay, through a `GateService` composed as
- * device/main.ts composes it (real store with the durable outbox commit, `synchronous=FULL`;
- * real verifier; real gate controller and machine; drivers/gpio's `Relay` on a `MemoryGpio` line, timed by `RelayProbe`).
+ * the whole path from bytes on the wire to the relay, through a gate built by compose as the service
+ * builds it (real store with the durable outbox commit, `synchronous=FULL`; real verifier; real gate
+ * controller and machine; drivers/gpio's `Relay` on an in-memory GPIO line, watched by scripts/lib/watched-gpio.ts).
  *
- * - ptyLine: a code line written on the device side of the pty → `SerialScanner` → verifier.present()
+ * - ptyLine: a code line written on the device side of the pty → `SerialScanner` → verifier.verify()
  *   (decision committed) → gate machine → the relay line's first active write.
  * - idFrame: the last byte of a `30 01` read reply (1295 bytes, written by the fake SAM reader) →
  *   `IdCardReader` → verifier (holders list look-up) → gate machine → the relay's first active write.
@@ -16,7 +16,6 @@
  * around the outbox commit, to show where the milliseconds go.
  */
 import { ID_READ_WIRE_MS_115200, closePort, openDevice, percentile, roundMs, withTimeout } from './serial-lib.js';
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,13 +23,11 @@ import type { SerialPortStream } from '@serialport/stream';
 import { GateStore } from '../../device/store/store.js';
 import { ingestEnvelope } from '../../device/ingest.js';
 import { SystemClock } from '../../device/clock.js';
-import { Verifier } from '../../device/verifier.js';
-import { GateService, type DigitalInputPort, type ScanSource } from '../../device/service.js';
+import type { ScanSource } from '../../device/service.js';
+import { parseConfig } from '../../device/config.js';
 import { checkDigit } from '../../device/core/idcard.js';
-import { HARD_MAX_PULSE_MS, type GateSettings } from '../../device/gate/machine.js';
-import { MemoryGpio } from '../../drivers/gpio/line.js';
-import { Relay } from '../../drivers/gpio/relay.js';
-import { RelayProbe } from '../../drivers/gpio/probe.js';
+import { compose } from '../../app/compose.js';
+import { WatchedGpio } from '../lib/watched-gpio.js';
 import { FakeSamReader } from '../../drivers/idcard/fake-reader.js';
 import { IdCardReader } from '../../drivers/idcard/reader.js';
 import { loadSystemSerialBinding, type BindingInterface } from '../../drivers/serial/binding.js';
@@ -55,7 +52,7 @@ export interface PathBreakdown {
   decide: StageStats;
   /** The durable outbox commit (WAL, synchronous=FULL: an fsync). */
   commit: StageStats;
-  /** Commit done → the relay line's active write: the await resuming, the gate machine, Relay. */
+  /** Commit done → the relay line's active write: the await resuming, the gate machine, LineRelay. */
   gate: StageStats;
 }
 
@@ -72,10 +69,8 @@ export interface GateBench {
 }
 
 const RELAY_LINE = 17;
+const PASSAGE_LINE = 27;
 const ISSUER = 'CN-330000'; // ES256, the common algorithm
-/** Short pulses and an instant passage: a sample never waits for a timer. */
-const GATE: Partial<GateSettings> = { failMode: 'secure', passageSensor: true, passageDebounceMs: 0, passageTimeoutMs: 200, busy: 'refuse' };
-const SILENT = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 interface Sample {
   t0: number;
@@ -100,11 +95,10 @@ export async function benchGate(o: { samples?: number } = {}): Promise<GateBench
     const cards = Array.from({ length: total }, (_, i) => ({ name: `测试${i}`, idNumber: idNumber(i) }));
     provision(store, fed, clock, now, cards.map((c) => c.idNumber));
     const probe = new CommitProbe(store);
-    const verifier = new Verifier(store, clock);
     const codes = Array.from({ length: total }, () => issueHp1(fed.issuer(ISSUER), { iss: ISSUER, iat: now - 60, exp: now + 600, status: 1, kind: 'dynamic' }).text);
 
-    const line = await benchLines(binding, store, verifier, probe, codes, warmup);
-    const id = await benchIdCards(binding, store, verifier, probe, cards, warmup);
+    const line = await benchLines(binding, { dir, store }, probe, codes, warmup);
+    const id = await benchIdCards(binding, { dir, store }, probe, cards, warmup);
     const e2e = (s: Sample[]) => s.map((x) => x.relayAt - x.t0);
     return {
       ptyLineToRelayP50Ms: roundMs(percentile(e2e(line), 0.5)),
@@ -156,56 +150,59 @@ class CommitProbe {
   }
 }
 
-/** The relay (drivers/gpio's, active-high: active = pin 1) on the in-memory twin, timed by its probe. */
-class TimedRelay {
-  private constructor(
-    readonly relay: Relay,
-    private readonly probe: RelayProbe,
-  ) {}
-
-  static async open(): Promise<TimedRelay> {
-    const gpio = new MemoryGpio();
-    const probe = new RelayProbe(gpio, RELAY_LINE, false);
-    return new TimedRelay(await Relay.open(gpio, { line: RELAY_LINE, activeLow: false, maxPulseMs: HARD_MAX_PULSE_MS }), probe);
-  }
-
-  next(timeoutMs: number, what: string): { at: Promise<number>; fail: (why: string) => void } {
-    return this.probe.nextEnergised(timeoutMs, `benchmark: ${what}`);
-  }
+/** A provisioned data directory and its open store. */
+interface Provisioned {
+  dir: string;
+  store: GateStore;
 }
 
-/** A passage sensor the bench pulses (active, then clear) once the relay has opened. */
-class PassageSensor extends EventEmitter implements DigitalInputPort {
-  read(): boolean {
-    return false;
-  }
-  pulse(): void {
-    this.emit('change', true);
-    this.emit('change', false);
-  }
+/** The relay (active-high board: active = pin 1) watched, and the passage contact the bench opens. */
+interface Hardware {
+  /** Resolves when the relay next opens; `fail` rejects it at once (a decision that was not `open`). */
+  next(timeoutMs: number, what: string): { at: Promise<number>; fail: (why: string) => void };
+  /** The commuter walks through: the pass ends and the gate is idle again. */
+  passage(): Promise<void>;
 }
 
-async function withService<T>(
-  store: GateStore,
-  verifier: Verifier,
-  input: ScanSource,
-  run: (relay: TimedRelay, passage: PassageSensor) => Promise<T>,
-): Promise<T> {
-  const relay = await TimedRelay.open();
-  const passage = new PassageSensor();
-  const service = new GateService({ store, clock: new SystemClock(true), verifier, inputs: [input], relay: relay.relay, passage, log: SILENT, gate: GATE });
+/** The gate as compose builds it from a config, around one input; short pulses, an instant passage. */
+async function withGate<T>({ dir, store }: Provisioned, input: ScanSource, run: (hw: Hardware) => Promise<T>): Promise<T> {
+  const config = parseConfig({
+    dataDir: dir,
+    clock: { trusted: 'system' }, // a simulated gate trusts the host's clock
+    logging: { level: 'silent' },
+    gpio: { simulated: true, failMode: 'secure', relay: { line: RELAY_LINE, activeLow: false }, passage: { line: PASSAGE_LINE, normallyClosed: false, pull: 'down', debounceMs: 0 } },
+    gate: { passageDebounceMs: 0, busy: 'refuse' },
+    guardConsole: { enabled: false },
+  });
+  const chip = new WatchedGpio();
+  const gate = await compose(config, { store, inputs: [input], gpioChip: chip });
+  const hw: Hardware = {
+    next(timeoutMs, what) {
+      let fail: (why: string) => void = () => {};
+      const at = new Promise<number>((resolve, reject) => {
+        fail = (why) => reject(new Error(`benchmark: ${what} was not opened: ${why}`));
+        chip.nextWrite(RELAY_LINE, 1, timeoutMs, what).then(resolve, reject);
+      });
+      return { at, fail };
+    },
+    async passage() {
+      chip.set(PASSAGE_LINE, 1);
+      chip.set(PASSAGE_LINE, 0);
+      await waitFor(() => gate.controller.snapshot().phase === 'idle', 2000, 'the gate idle after the passage');
+    },
+  };
   try {
-    await service.start();
-    return await run(relay, passage);
+    await gate.start();
+    return await run(hw);
   } finally {
-    await service.stop();
-    relay.relay.close();
+    await gate.stop();
+    chip.cancelWaits();
   }
 }
 
 // --- the two paths -------------------------------------------------------------------------------
 
-async function benchLines(binding: BindingInterface, store: GateStore, verifier: Verifier, probe: CommitProbe, codes: string[], warmup: number): Promise<Sample[]> {
+async function benchLines(binding: BindingInterface, gateAt: Provisioned, probe: CommitProbe, codes: string[], warmup: number): Promise<Sample[]> {
   const pair = new PtyPair();
   let device: SerialPortStream | null = null;
   try {
@@ -213,17 +210,17 @@ async function benchLines(binding: BindingInterface, store: GateStore, verifier:
     const scanner = new SerialScanner({ binding, path: pair.a, presenceCheckMs: 0, name: 'scanner0' });
     let scanAt = 0;
     scanner.on('scan', (_s, meta) => (scanAt = meta.atMs));
-    return await withService(store, verifier, scanner, async (relay, passage) => {
+    return await withGate(gateAt, scanner, async (hw) => {
       await waitFor(() => scanner.health().state === 'connected', 5000, 'scanner port open');
       device = await openDevice(binding, pair.b);
       const out: Sample[] = [];
       for (let i = 0; i < codes.length; i++) {
-        const opened = relay.next(2000, `code line ${i}`);
+        const opened = hw.next(2000, `code line ${i}`);
         probe.onRefused = opened.fail;
         const t0 = performance.now();
         device.write(`]Q1${codes[i]!}\r\n`);
         const relayAt = await opened.at;
-        passage.pulse(); // the pass ends: relay back to rest, gate idle
+        await hw.passage(); // the pass ends: relay back to rest, gate idle
         if (i >= warmup) out.push({ t0, scanAt, commitStart: probe.last!.start, commitEnd: probe.last!.end, relayAt });
         await sleep(1);
       }
@@ -238,8 +235,7 @@ async function benchLines(binding: BindingInterface, store: GateStore, verifier:
 
 async function benchIdCards(
   binding: BindingInterface,
-  store: GateStore,
-  verifier: Verifier,
+  gateAt: Provisioned,
   probe: CommitProbe,
   cards: { name: string; idNumber: string }[],
   warmup: number,
@@ -258,7 +254,7 @@ async function benchIdCards(
     const reader = new IdCardReader({ binding, path: pair.a, pollIntervalMs: 5, absentPolls: 1, repeatHoldMs: 0, checkSamOnOpen: false, presenceCheckMs: 0, name: 'idreader' });
     let scanAt = 0;
     reader.on('scan', (_s, meta) => (scanAt = meta.atMs));
-    return await withService(store, verifier, reader, async (relay, passage) => {
+    return await withGate(gateAt, reader, async (hw) => {
       await waitFor(() => finds > 0, 5000, 'card reader polling');
       const out: Sample[] = [];
       for (let i = 0; i < cards.length; i++) {
@@ -270,11 +266,11 @@ async function benchIdCards(
           };
           sam.on('reply', onReply);
         });
-        const opened = relay.next(3000, `ID card ${i}`);
+        const opened = hw.next(3000, `ID card ${i}`);
         probe.onRefused = opened.fail;
         sam.present(cards[i]!);
         const relayAt = await opened.at;
-        passage.pulse();
+        await hw.passage();
         const t0 = await withTimeout(lastByte, 1000, 'read reply');
         if (i >= warmup) out.push({ t0, scanAt, commitStart: probe.last!.start, commitEnd: probe.last!.end, relayAt });
         // Card off; wait until the reader has certainly polled an empty field (absentPolls: 1).

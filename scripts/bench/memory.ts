@@ -1,5 +1,5 @@
 /**
- * Memory of the real service: `node dist/device/main.js` as systemd runs it (a serial scanner on a
+ * Memory of the real service: `node dist/app/main.js` as systemd runs it (a serial scanner on a
  * socat pty, simulated GPIO, the guard console, MQTT connected to mosquitto with no backend, so no
  * event is ever acknowledged). Measures start → ready, RSS (VmRSS of the process) at ready, after
  * idling, and after 1,000 scans — 1,000 events then wait for an ack.
@@ -73,7 +73,7 @@ export async function benchMemory(o: { scans?: number; idleMs?: number } = {}): 
     );
 
     const started = performance.now();
-    child = spawn(process.execPath, [...unitNodeFlags(), 'dist/device/main.js', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+    child = spawn(process.execPath, [...unitNodeFlags(), 'dist/app/main.js', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
     let out = '';
     let readyAt = 0;
     const onData = (d: Buffer) => {

@@ -1,12 +1,23 @@
 /**
  * Runs one benchmark section alone, in this fresh process, and prints its figures as JSON:
  * `npm run build && node --expose-gc dist/scripts/bench/only.js max-latency`.
+ * `uplink` (event commit → broker PUBLISH) starts its own mosquitto.
  */
 import { benchKidFlood, benchMaxLatency } from './core.js';
+import { benchUplink } from './uplink.js';
+import { startMosquitto } from '../backend/mosquitto.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   'max-latency': () => benchMaxLatency({ decisions: Number(process.env.BENCH_DECISIONS ?? 10_000) }),
   'kid-flood': async () => benchKidFlood(Number(process.env.BENCH_COPIES ?? 9_997)),
+  uplink: async () => {
+    const broker = await startMosquitto();
+    try {
+      return await benchUplink(broker.url);
+    } finally {
+      await broker.dispose();
+    }
+  },
 };
 
 const name = process.argv[2] ?? '';

@@ -13,6 +13,7 @@ import { ID_READ_WIRE_MS_115200 } from './serial-lib.js';
 import { benchCamera } from './camera.js';
 import { benchGate } from './gate.js';
 import { benchSync } from './sync.js';
+import { benchUplink } from './uplink.js';
 import { startMosquitto } from '../backend/mosquitto.js';
 import { benchMemory, unitNodeFlags, type MemoryBench } from './memory.js';
 
@@ -84,8 +85,11 @@ async function syncSection(): Promise<string> {
     return `Not run: mosquitto could not be started (${(e as Error).message}).`;
   }
   try {
+    const u = await benchUplink(broker.url);
+    const uplink = `- event committed → its PUBLISH at the broker (decisions paced 15 ms apart): p50 ${u.p50Ms} ms, p99 **${u.p99Ms} ms**, max ${u.maxMs} ms over ${u.samples} events (target p99 ≤ 20 ms)`;
     const r = await benchSync(broker.url);
     return [
+      uplink,
       `- 1,000,000-entry tokens snapshot published, received, verified, staged and swapped: **${r.snapshot1MSeconds.toFixed(1)} s** (target ≤ 30 s)`,
       `- one delta reaching 1,000 gate clients (simulated in one process): **${r.deltaTo1000ClientsSeconds.toFixed(2)} s** (target ≤ 2 s)`,
       `- outbox drain after an outage, gate to backend with acks: **${r.outboxDrainEventsPerSec.toLocaleString('en')} events/s** (target ≥ 5,000)`,
@@ -97,7 +101,7 @@ async function syncSection(): Promise<string> {
 
 function memoryText(m: MemoryBench): string {
   return [
-    `The service as systemd runs it (\`node ${unitNodeFlags().join(' ')} dist/device/main.js\`, the unit's flags): a serial scanner on a socat pty, simulated GPIO, the guard console, MQTT connected to mosquitto with no backend, so nothing is ever acknowledged. RSS is the process's VmRSS. Targets: RSS ≤ 100 MB throughout; start to ready ≤ 1.5 s.`,
+    `The service as systemd runs it (\`node ${unitNodeFlags().join(' ')} dist/app/main.js\`, the unit's flags): a serial scanner on a socat pty, simulated GPIO, the guard console, MQTT connected to mosquitto with no backend, so nothing is ever acknowledged. RSS is the process's VmRSS. Targets: RSS ≤ 100 MB throughout; start to ready ≤ 1.5 s.`,
     '',
     `- start → ready: **${m.startToReadyMs} ms**`,
     `- RSS at ready (MQTT connected): **${m.rssReadyMiB} MiB**`,

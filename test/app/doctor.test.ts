@@ -50,8 +50,8 @@ function expectFail(rs: CheckResult[], check: string): void {
   expect(exitStatus(rs)).toBe(2);
 }
 
-beforeEach(() => {
-  gate = makeGate({ policy: {} });
+beforeEach(async () => {
+  gate = await makeGate({ policy: {} });
   gate.freshLists();
   root = mkdtempSync(join(tmpdir(), 'passgate-doctor-'));
   mkdirSync(join(root, 'etc'));
@@ -87,8 +87,8 @@ beforeEach(() => {
   writeConfig();
   systemctl = ACTIVE;
 });
-afterEach(() => {
-  gate.close();
+afterEach(async () => {
+  await gate.close();
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -149,7 +149,7 @@ describe('passgate doctor', () => {
   });
 
   it('lists: lists never received FAIL (decisions would be held as LIST_STALE)', async () => {
-    const fresh = makeGate({ policy: {} });
+    const fresh = await makeGate({ policy: {} });
     try {
       writeConfig((c) => (c.dataDir = fresh.dir));
       expectFail(await doctor(), 'list tokens');

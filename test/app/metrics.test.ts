@@ -7,6 +7,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { EventEmitter } from 'node:events';
 import { EventBus } from '../../device/bus.js';
 import { GateService, type ScanSource } from '../../device/service.js';
+import { GateController } from '../../device/gate/controller.js';
 import { startMetrics, type Metrics } from '../../app/metrics.js';
 import { makeGate, type TestGate } from '../helpers/gate.js';
 import { waitFor } from '../helpers/wait.js';
@@ -41,11 +42,13 @@ describe('metrics', () => {
   });
 
   it('the endpoint reflects decisions made', async () => {
-    gate = makeGate({ policy: {} });
+    gate = await makeGate({ policy: {} });
     gate.freshLists();
-    const bus = new EventBus();
+    const bus = gate.parts.bus; // the gate's recorder tells eventRecorded here
     const scanner = new FakeScanner();
-    service = new GateService({ store: gate.store, clock: gate.clock, verifier: gate.verifier, inputs: [scanner], relay: { set: () => {} }, log: silent, bus, gate: { busy: 'queue', queueSize: 8 } });
+    const g = gate;
+    const controller = new GateController({ settings: { busy: 'queue', queueSize: 8 }, relay: { set: () => {} }, record: (body) => g.parts.recorder.record(body), now: () => g.clock.monoMs(), bus });
+    service = new GateService({ store: gate.store, clock: gate.clock, verifier: gate.verifier, gate: controller, inputs: [scanner], relay: { set: () => {} }, log: silent, bus });
     await service.start();
     metrics = await startMetrics({ enabled: true, host: '127.0.0.1', port: 0 }, { bus, status: () => service.status(), brokerConnected: () => true });
     const scrape = async () => (await fetch(metrics!.url)).text();
@@ -77,7 +80,7 @@ describe('metrics', () => {
     bus.emit('messageRefused', { kind: 'command', reason: 'REPLAYED' });
     bus.emit('messageRefused', { kind: 'envelope', reason: 'BAD_SIGNATURE' });
     bus.emit('guardSignIn', { ok: false });
-    bus.emit('healthChanged', { part: 'scanner0', ok: false });
+    bus.emit('healthChanged', { part: 'scanner0', ok: false, critical: false });
     const later = await scrape();
     expect(value(later, 'passgate_broker_reconnects_total')).toBe(1);
     expect(value(later, 'passgate_refused_commands_total{reason="REPLAYED"}')).toBe(1);

@@ -4,8 +4,8 @@ import { loadTrust } from '../../device/documents.js';
 import { sm2TablesBuilt } from '../../device/core/crypto/sm2.js';
 
 describe('loadTrust', () => {
-  it('compiles a bundle once per version and again when a new one arrives', () => {
-    const gate = makeGate();
+  it('compiles a bundle once per version and again when a new one arrives', async () => {
+    const gate = await makeGate();
     try {
       const first = loadTrust(gate.store);
       expect(loadTrust(gate.store)).toBe(first);
@@ -14,12 +14,12 @@ describe('loadTrust', () => {
       expect(second).not.toBe(first);
       expect(second?.version).toBe(2);
     } finally {
-      gate.close();
+      await gate.close();
     }
   });
 
-  it('a new bundle version reuses the verify functions (and SM2 tables) of the keys it keeps', () => {
-    const gate = makeGate();
+  it('a new bundle version reuses the verify functions (and SM2 tables) of the keys it keeps', async () => {
+    const gate = await makeGate();
     try {
       const first = loadTrust(gate.store)!;
       const built = sm2TablesBuilt();
@@ -29,7 +29,7 @@ describe('loadTrust', () => {
       const sm2Kid = gate.fed.issuer('CN-440000').kid;
       expect(second.keysByKid.get(sm2Kid)![0]!.verify).toBe(first.keysByKid.get(sm2Kid)![0]!.verify);
     } finally {
-      gate.close();
+      await gate.close();
     }
   });
 });

@@ -27,8 +27,8 @@ const key = (i: number) => i.toString(16).padStart(32, '0');
 const entries = (n: number, s: 0 | 1 | 2 | 3 = 0): WireEntry[] => Array.from({ length: n }, (_, i) => [key(i), s, T0, T0 + 86400]);
 
 describe('trust bundle (§4)', () => {
-  it('accepts only a strictly higher version signed by a pinned root; equal is ignored, lower refused', () => {
-    gate = makeGate();
+  it('accepts only a strictly higher version signed by a pinned root; equal is ignored, lower refused', async () => {
+    gate = await makeGate();
     expect(gate.ingest(gate.fed.trustEnvelope(1, T0))).toMatchObject({ outcome: 'ignored' });
     expect(gate.ingest(gate.fed.trustEnvelope(3, T0))).toMatchObject({ outcome: 'applied', version: 3 });
     const before = snapshotOf(gate);
@@ -36,8 +36,8 @@ describe('trust bundle (§4)', () => {
     expect(snapshotOf(gate)).toBe(before);
   });
 
-  it('refuses a bundle from another federation, a forged signature, a wrong typ, and one issued in the future', () => {
-    gate = makeGate();
+  it('refuses a bundle from another federation, a forged signature, a wrong typ, and one issued in the future', async () => {
+    gate = await makeGate();
     const before = snapshotOf(gate);
     const other = Federation.create();
     expect(refusal(() => gate.ingest(other.trustEnvelope(9, T0)))).toBe('UNKNOWN_KEY');
@@ -53,19 +53,19 @@ describe('trust bundle (§4)', () => {
   });
 
   it('a key absent from the new bundle is revoked', async () => {
-    gate = makeGate();
+    gate = await makeGate();
     const code = gate.code('CN-110000');
     const env = JSON.parse(gate.fed.trustEnvelope(2, T0));
     const bundle = JSON.parse(Buffer.from(env.payload, 'base64url').toString());
     bundle.issuers = bundle.issuers.filter((i: { id: string }) => i.id !== 'CN-110000');
     gate.ingest(signEnvelope(gate.fed.root, 'passgate-trust+json', bundle));
-    expect((await gate.verifier.present({ input: 'qr', text: code.text }, { dryRun: true })).decision.reason).toBe('UNKNOWN_KEY');
+    expect((await gate.verifier.verify({ input: 'qr', text: code.text }, { dryRun: true })).decision.reason).toBe('UNKNOWN_KEY');
   });
 });
 
 describe('policy (§6)', () => {
-  it('must be signed by a policy signer: the lists signer or a root is the wrong role', () => {
-    gate = makeGate();
+  it('must be signed by a policy signer: the lists signer or a root is the wrong role', async () => {
+    gate = await makeGate();
     const before = snapshotOf(gate);
     const policy = { version: 5, dcc: 'deny' };
     expect(refusal(() => gate.ingest(signEnvelope(gate.fed.listSigner, 'passgate-policy+json', policy)))).toBe('UNKNOWN_KEY');
@@ -81,8 +81,8 @@ describe('lists (§5)', () => {
   const deltaOf = (g: TestGate, from: number, to: number, put: WireEntry[] = [], del: string[] = [], list = 'tokens') =>
     signEnvelope(g.fed.listSigner, 'passgate-list+json', { list, from, to, put, del });
 
-  it('applies a delta iff from = held; duplicates ignored; a gap refused with the version to resync from', () => {
-    gate = makeGate();
+  it('applies a delta iff from = held; duplicates ignored; a gap refused with the version to resync from', async () => {
+    gate = await makeGate();
     expect(gate.ingest(deltaOf(gate, 0, 5, entries(3)))).toMatchObject({ outcome: 'applied', version: 5 });
     expect(gate.store.count('tokens')).toBe(3);
     expect(gate.ingest(deltaOf(gate, 0, 5, entries(3)))).toMatchObject({ outcome: 'ignored', version: 5 });
@@ -93,8 +93,8 @@ describe('lists (§5)', () => {
     expect(gate.store.count('tokens')).toBe(2);
   });
 
-  it('refuses a malformed delta whole: nothing of it is applied', () => {
-    gate = makeGate();
+  it('refuses a malformed delta whole: nothing of it is applied', async () => {
+    gate = await makeGate();
     const before = snapshotOf(gate);
     const bad = [...entries(5), ['zz', 0, 1, 2]] as WireEntry[];
     expect(refusal(() => gate.ingest(deltaOf(gate, 0, 1, bad)))).toBe('BAD_ENCODING');
@@ -103,8 +103,8 @@ describe('lists (§5)', () => {
     expect(snapshotOf(gate)).toBe(before);
   });
 
-  it('stages snapshot chunks in any order and swaps them in when all are there', () => {
-    gate = makeGate();
+  it('stages snapshot chunks in any order and swaps them in when all are there', async () => {
+    gate = await makeGate();
     gate.ingest(deltaOf(gate, 0, 3, entries(2, 1)));
     const chunks = snapshotChunks(gate.fed.listSigner, 'tokens', 10, entries(25), 10);
     expect(gate.ingest(chunks[2]!)).toMatchObject({ outcome: 'staged', received: 1, chunks: 3 });
@@ -117,8 +117,8 @@ describe('lists (§5)', () => {
     expect(gate.ingest(chunks[1]!)).toMatchObject({ outcome: 'ignored' });
   });
 
-  it('refuses a snapshot whose entries do not number count, keeping the old list', () => {
-    gate = makeGate();
+  it('refuses a snapshot whose entries do not number count, keeping the old list', async () => {
+    gate = await makeGate();
     gate.ingest(deltaOf(gate, 0, 3, entries(2, 1)));
     const signer = gate.fed.listSigner;
     const lying = [0, 1].map((chunk) => signEnvelope(signer, 'passgate-list+json', { list: 'tokens', snapshot: 4, chunk, chunks: 2, count: 7, put: entries(3) }));
@@ -133,8 +133,8 @@ describe('commands (§7) through import', () => {
   const command = (g: TestGate, o: Record<string, unknown>) =>
     signEnvelope(g.fed.commandSigner, 'passgate-cmd+json', { aud: 'test-site/gate-1', cmd: 'open', actor: 'ops:t', iat: T0, exp: T0 + 60, jti: `j${o.ctr}`, ...o });
 
-  it('needs the commands signer, this gate as aud, an unexpired exp and a rising counter', () => {
-    gate = makeGate();
+  it('needs the commands signer, this gate as aud, an unexpired exp and a rising counter', async () => {
+    gate = await makeGate();
     expect(gate.ingest(command(gate, { ctr: 5 }))).toMatchObject({ outcome: 'verified' });
     expect(refusal(() => gate.ingest(command(gate, { ctr: 5 })))).toBe('REPLAYED');
     expect(refusal(() => gate.ingest(command(gate, { ctr: 6, aud: 'test-site/gate-2' })))).toBe('WRONG_AUDIENCE');
@@ -150,15 +150,15 @@ describe('audience and acks (§7 revision 2)', () => {
   const ack = (g: TestGate, o: Record<string, unknown>, key = g.fed.listSigner) =>
     signEnvelope(key, 'passgate-ack+json', { aud: 'test-site/gate-1', upTo: 1, iat: T0, ...o });
 
-  it('defect 11: a command for the same gate id at another site, or naming the gate id alone, is WRONG_AUDIENCE', () => {
-    gate = makeGate();
+  it('defect 11: a command for the same gate id at another site, or naming the gate id alone, is WRONG_AUDIENCE', async () => {
+    gate = await makeGate();
     expect(refusal(() => gate.ingest(command(gate, { ctr: 1, aud: 'other-site/gate-1' })))).toBe('WRONG_AUDIENCE');
     expect(refusal(() => gate.ingest(command(gate, { ctr: 2, aud: 'gate-1' })))).toBe('WRONG_AUDIENCE');
     expect(gate.ingest(command(gate, { ctr: 3 }))).toMatchObject({ outcome: 'verified', command: { aud: 'test-site/gate-1' } });
   });
 
-  it('defect 9: an ack counts only signed by a list signer, for this gate, and not beyond the last seq', () => {
-    gate = makeGate();
+  it('defect 9: an ack counts only signed by a list signer, for this gate, and not beyond the last seq', async () => {
+    gate = await makeGate();
     gate.store.recordEvent({ type: 'system', what: 'test' }, T0 * 1000);
     gate.store.recordEvent({ type: 'system', what: 'test' }, T0 * 1000);
     expect(gate.ingest(ack(gate, { upTo: 2 }))).toMatchObject({ outcome: 'verified', ack: { upTo: 2 } });

@@ -4,42 +4,29 @@
  * (binding-mock and a socat pty) with both copies of a code in ONE write.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { GateService } from '../../device/service.js';
-import type { Level } from '../../device/gate/machine.js';
 import { SerialScanner } from '../../drivers/serial-scanner/scanner.js';
-import { makeGate, type TestGate } from '../helpers/gate.js';
+import { makeGate, sharedFederation, type TestGate } from '../helpers/gate.js';
 import { waitFor } from '../helpers/wait.js';
+import { issueHp1 } from '../../scripts/lib/issuer.js';
+import { T0 } from '../helpers/gate.js';
 import { createTransport, TRANSPORT_KINDS, type SerialTransport } from '../drivers/serial/transports.js';
 import type { LookupAnswer } from '../../device/core/ports.js';
 
-const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-
 let gate: TestGate | undefined;
 let transport: SerialTransport | undefined;
-let service: GateService | undefined;
 
 afterEach(async () => {
-  await service?.stop();
+  await gate?.close();
   await transport?.dispose();
-  gate?.close();
-  service = transport = gate = undefined;
+  transport = gate = undefined;
 });
 
-async function run(kind: 'mock' | 'pty', g: TestGate, text: string, copies: number) {
+async function run(kind: 'mock' | 'pty', text: string, copies: number) {
   transport = await createTransport(kind);
   const scanner = new SerialScanner({ binding: transport.binding, path: transport.path, name: 'scanner0' });
-  const levels: Level[] = [];
-  service = new GateService({
-    store: g.store,
-    clock: g.clock,
-    verifier: g.verifier,
-    inputs: [scanner],
-    relay: { set: (l: Level) => void levels.push(l) },
-    log: silent,
-    // A queue as deep as the burst: a second `open` would be queued and shown, not dropped.
-    gate: { busy: 'queue', queueSize: 4 },
-  });
-  await service.start();
+  const g = (gate = await makeGate({ inputs: [scanner] }));
+  g.freshLists();
+  await g.parts.start();
   await waitFor(() => scanner.health().state === 'connected', { what: 'scanner connected', timeoutMs: 3000 });
   await transport.device.write(Buffer.from(`${text}\r\n`.repeat(copies)));
   await waitFor(() => g.store.pendingEvents(0, 100).filter((r) => r.event.type === 'decision').length >= copies, {
@@ -51,13 +38,11 @@ async function run(kind: 'mock' | 'pty', g: TestGate, text: string, copies: numb
 
 describe.each(TRANSPORT_KINDS)('anti-passback over a %s serial scanner', (kind) => {
   it('defect 1: the same valid code twice in one serial write opens once and is denied REPLAY once', async () => {
-    gate = makeGate();
-    gate.freshLists();
-    const { text } = gate.code('CN-330000');
-    const decisions = await run(kind, gate, text, 2);
+    const fed = sharedFederation();
+    const { text } = issueHp1(fed.issuer('CN-330000'), { iss: 'CN-330000', iat: T0 - 60, exp: T0 + 3600, status: 1, kind: 'dynamic' });
+    const decisions = await run(kind, text, 2);
     expect(decisions.map((d) => `${d.result}:${d.reason}`)).toEqual(['open:OK', 'deny:REPLAY']);
   });
-
 });
 
 describe('anti-passback across an online look-up', () => {
@@ -71,10 +56,10 @@ describe('anti-passback across an online look-up', () => {
         return { s: 1 } as LookupAnswer;
       },
     };
-    gate = makeGate({ lookup: slowGreen, policy: { unknownHolder: 'online' } });
+    gate = await makeGate({ lookup: slowGreen, policy: { unknownHolder: 'online' } });
     gate.freshLists();
     const presented = { input: 'idcard' as const, idNumber: '11010519491231002X' };
-    const verdicts = await Promise.all([1, 2, 3].map(() => gate!.verifier.present(presented)));
+    const verdicts = await Promise.all([1, 2, 3].map(() => gate!.verifier.verify(presented)));
     expect(lookups).toBeGreaterThan(0);
     expect(verdicts.map((v) => `${v.decision.result}:${v.decision.reason}`)).toEqual(['open:OK', 'deny:REPLAY', 'deny:REPLAY']);
     expect(verdicts.map((v) => v.seq)).toEqual([1, 2, 3].map((i) => verdicts[0]!.seq! + i - 1));

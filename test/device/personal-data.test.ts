@@ -22,17 +22,17 @@ function holds(haystack: Buffer, needle: string): boolean {
 
 describe('personal data', () => {
   it('no ID number, name or scanned text in the data directory after recorded decisions', async () => {
-    const gate = makeGate({ lookup: { lookup: async (holder) => ({ holder, s: 1, at: T0 }) } });
+    const gate = await makeGate({ lookup: { lookup: async (holder) => ({ holder, s: 1, at: T0 }) } });
     try {
       gate.freshLists();
       const known = holderHandleOf(gate.fed.holderKey, IDS[0]!);
       gate.ingest(signEnvelope(gate.fed.listSigner, 'passgate-list+json', { list: 'holders', from: 1, to: 2, put: [[known, 1, T0, T0 + 86400]], del: [] }));
       const codes = [gate.code('CN-330000', { holderId: IDS[1]!, maskedName: MASKED }).text, gate.code('CN-440000').text];
       for (const idNumber of [...IDS, '11010519491231002Y']) {
-        const v = await gate.verifier.present({ input: 'idcard', idNumber, maskedName: MASKED });
+        const v = await gate.verifier.verify({ input: 'idcard', idNumber, maskedName: MASKED });
         expect(v.seq).not.toBeNull();
       }
-      for (const text of codes) await gate.verifier.present({ input: 'qr', text });
+      for (const text of codes) await gate.verifier.verify({ input: 'qr', text });
       expect(gate.store.outboxStats().depth).toBe(6);
 
       const bytes = dataDirBytes(gate.dir);
@@ -42,7 +42,7 @@ describe('personal data', () => {
       // The handle is there instead: the check above can see what the store wrote.
       expect(bytes.includes(Buffer.from(known, 'utf8'))).toBe(true);
     } finally {
-      gate.close();
+      await gate.close();
     }
   });
 });

@@ -12,9 +12,11 @@ import { GateStore } from '../../device/store/store.js';
 import { ingestEnvelope } from '../../device/ingest.js';
 import { FixedClock } from '../../device/clock.js';
 import { Verifier } from '../../device/verifier.js';
-import { GateService, type DigitalInputPort, type ScanSource } from '../../device/service.js';
+import { GateService, type DigitalInputPort, type GateServiceOptions, type ScanSource } from '../../device/service.js';
+import { GateController } from '../../device/gate/controller.js';
+import { EventRecorder } from '../../device/events.js';
 import { createLogger } from '../../device/log.js';
-import type { Level } from '../../device/gate/machine.js';
+import type { GateSettings, Level } from '../../device/gate/machine.js';
 import type { Presented } from '../../device/core/types.js';
 import { Federation } from '../../scripts/lib/federation.js';
 import { issueHp1, signEnvelope } from '../../scripts/lib/issuer.js';
@@ -68,8 +70,12 @@ const relay = {
 
 const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
-function service(o: Partial<ConstructorParameters<typeof GateService>[0]> = {}): GateService {
-  const s = new GateService({ store, clock, verifier, inputs: [], relay, log: silent, ...o });
+/** A service around a gate controller on `relay` with `settings`, recording through the one recorder. */
+function service(o: Partial<Omit<GateServiceOptions, 'gate'>> & { settings?: Partial<GateSettings> } = {}): GateService {
+  const { settings, ...rest } = o;
+  const recorder = new EventRecorder(store, clock);
+  const gate = new GateController({ settings, relay: rest.relay ?? relay, record: (body) => recorder.record(body), now: rest.now ?? (() => clock.monoMs()), log: rest.log?.child?.({ mod: 'gate' }) ?? silent });
+  const s = new GateService({ store, clock, verifier, inputs: [], relay, log: silent, gate, ...rest });
   services.push(s);
   return s;
 }
@@ -154,7 +160,7 @@ describe('GateService', () => {
 
   it('shutdown releases the relay mid-pulse and stops acting on scans', async () => {
     const scanner = new FakeScanner();
-    const s = service({ inputs: [scanner], gate: { failMode: 'secure' } });
+    const s = service({ inputs: [scanner], settings: { failMode: 'secure' } });
     await s.start();
     scanner.scan({ input: 'qr', text: code(1) });
     await vi.waitFor(() => expect(relayLevels.at(-1)).toBe('active'));
@@ -169,7 +175,7 @@ describe('GateService', () => {
   });
 
   it('fail-safe: stop de-energises (frees the door), as a power cut would', async () => {
-    const s = service({ gate: { failMode: 'safe' } });
+    const s = service({ settings: { failMode: 'safe' } });
     await s.start();
     expect(relayLevels.at(-1)).toBe('active');
     await s.stop();
@@ -180,9 +186,9 @@ describe('GateService', () => {
     const scanner = new FakeScanner();
     let fail = true;
     const flaky = {
-      present: async (p: Presented, o?: { dryRun?: boolean }) => {
+      verify: async (p: Presented, o?: { dryRun?: boolean }) => {
         if (fail) throw new Error('decoder exploded');
-        return verifier.present(p, o);
+        return verifier.verify(p, o);
       },
       currentPolicy: () => verifier.currentPolicy(),
     };
@@ -311,9 +317,9 @@ describe('GateService', () => {
   });
 });
 
-describe('main.ts refuses to start', () => {
+describe('app/main.ts refuses to start', () => {
   async function run(args: string[]): Promise<{ code: number | undefined; stderr: string; stdout: string }> {
-    const { main } = await import('../../device/main.js');
+    const { main } = await import('../../app/main.js');
     let stderr = '';
     let stdout = '';
     vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));

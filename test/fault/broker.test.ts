@@ -6,7 +6,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, removeTempDirs, waitFor } from '../helpers/sync.js';
+import { makeBackend, removeTempDirs } from '../helpers/sync.js';
+import { waitFor } from '../helpers/wait.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { GateStore } from '../../device/store/store.js';
 import { isDecision, isReady, makeFaultGate, num, report, sleep, scannerCable, spawnService, type FaultGate } from './harness.js';
@@ -50,7 +51,7 @@ describe('fault: broker outage under scans', () => {
       const seqs = decided.map((d) => d.seq as number);
       const back = Date.now();
       // Everything the gate recorded (decisions, passages, alarms …) reaches the backend.
-      await waitFor(() => backend!.cursor('out1').upTo >= Math.max(...seqs), 'the backend to store every event', 60_000);
+      await waitFor(() => backend!.cursor('out1').upTo >= Math.max(...seqs), { what: 'the backend to store every event', timeoutMs: 60_000 });
       const drainMs = Date.now() - back;
       const stored = backend.storedSeqs('out1');
       const missing = seqs.filter((s) => !stored.includes(s));

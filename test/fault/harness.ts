@@ -5,7 +5,7 @@
  * into the long ones.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GateStore } from '../../device/store/store.js';
@@ -14,10 +14,10 @@ import { SystemClock } from '../../device/clock.js';
 import { PtyPair } from '../../drivers/serial/pty-pair.js';
 import { Federation } from '../../scripts/lib/federation.js';
 import { issueHp1, signEnvelope } from '../../scripts/lib/issuer.js';
-import { ensureBuilt, REPO } from '../helpers/sync.js';
+import { ensureBuilt } from '../helpers/sync.js';
 
 /** The service's entry under dist/: the one place to change when the composition root moves. */
-export const SERVICE_ENTRY = existsSync(join(REPO, 'app', 'main.ts')) ? 'app/main.js' : 'device/main.js';
+export const SERVICE_ENTRY = 'app/main.js';
 
 /** Long mode: `npm run soak` sets SOAK=1 (and FAULT_* counts); CI runs the short form. */
 export const SOAK = process.env.SOAK === '1';

@@ -16,7 +16,7 @@ import { openServiceStore } from '../../device/store/startup.js';
 import { SystemClock } from '../../device/clock.js';
 import { baseEvent } from '../../device/events.js';
 import { ensureBuilt, REPO } from '../helpers/sync.js';
-import { makeFaultGate, report, runScript, spawnService, STACK, type FaultGate } from './harness.js';
+import { makeFaultGate, report, runScript, SERVICE_ENTRY, spawnService, STACK, type FaultGate } from './harness.js';
 
 const clock = new SystemClock(true);
 const dirs: string[] = [];
@@ -230,7 +230,7 @@ describe('defect 14: read-only directory and full disk', () => {
       execFileSync('mount', ['-o', 'remount,ro', mnt]);
       const config = JSON.parse((await import('node:fs')).readFileSync(g.configFile, 'utf8'));
       writeFileSync(g.configFile, JSON.stringify({ ...config, dataDir: mnt }));
-      const check = await runScript('device/main.js', ['--config', g.configFile, '--check']);
+      const check = await runScript(SERVICE_ENTRY, ['--config', g.configFile, '--check']);
       expect(check.code).toBe(74);
       expect(check.stdout).toMatch(/is not writable \(EROFS\)/);
       const svc = await spawnService(g.configFile);

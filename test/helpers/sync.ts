@@ -1,45 +1,16 @@
-/** Shared pieces of the sync tests: a federation, gates on temp dirs, a backend, waiting, logs. */
+/** Shared pieces of the sync tests: a federation, temp dirs, a backend, raw clients, the gate simulator. (Gates: helpers/gate.ts.) */
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
-import { GateStore } from '../../device/store/store.js';
-import { SystemClock } from '../../device/clock.js';
-import { Verifier } from '../../device/verifier.js';
-import type { CommandRunner } from '../../device/commands.js';
 import { Federation } from '../../scripts/lib/federation.js';
 import { ReferenceBackend, type ReferenceBackendOptions } from '../../scripts/backend/reference-backend.js';
-import { GateLink, type GateLinkOptions } from '../../sync/gate-link.js';
-import type { Logger } from '../../sync/log.js';
+import { memoryLogger } from './gate.js';
 import { checkDigit } from '../../device/core/idcard.js';
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-
-export interface LogEntry {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  obj: object;
-  msg: string | undefined;
-}
-
-/** A logger that keeps what it is told (set SYNC_TEST_LOG=1 to see it). */
-export function memoryLogger(prefix = ''): Logger & { entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at = (level: LogEntry['level']) => (obj: object, msg?: string) => {
-    entries.push({ level, obj, msg });
-    if (process.env.SYNC_TEST_LOG) process.stderr.write(`${prefix}${level} ${msg ?? ''} ${safeJson(obj)}\n`);
-  };
-  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
-function safeJson(o: object): string {
-  try {
-    return JSON.stringify(o, (_k, v) => (v instanceof Error ? v.message : v));
-  } catch {
-    return String(o);
-  }
-}
 
 const dirs: string[] = [];
 
@@ -53,77 +24,7 @@ export function removeTempDirs(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-/** Polls until `fn` returns something truthy; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(fn: () => T | null | undefined | false | 0, what: string, timeoutMs = 10_000, intervalMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
-
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export interface TestGate {
-  dir: string;
-  store: GateStore;
-  clock: SystemClock;
-  verifier: Verifier;
-  link: GateLink;
-  log: ReturnType<typeof memoryLogger>;
-  runs: { cmd: string; args: unknown }[];
-  close(): Promise<void>;
-}
-
-/** A gate with a real store on a temp dir and a GateLink to `brokerUrl` (not started). */
-export function makeGate(o: {
-  federation: Federation;
-  site: string;
-  gate: string;
-  brokerUrl: string;
-  runCommand?: CommandRunner;
-  link?: Partial<GateLinkOptions>;
-}): TestGate {
-  const dir = tempDir();
-  const store = GateStore.open(dir);
-  store.initialise({ site: o.site, gate: o.gate, roots: [o.federation.rootSpki()] });
-  const clock = new SystemClock(true);
-  const log = memoryLogger(`[${o.gate}] `);
-  const runs: { cmd: string; args: unknown }[] = [];
-  let verifier: Verifier | null = null;
-  const link = new GateLink({
-    store,
-    clock,
-    broker: { url: o.brokerUrl, reconnect: { minMs: 100, maxMs: 1000 } },
-    onDocumentsChanged: () => verifier?.reload(),
-    runCommand:
-      o.runCommand ??
-      ((c) => {
-        runs.push({ cmd: c.cmd, args: c.args });
-      }),
-    log,
-    softwareVersion: 'test',
-    sync: { resyncMinIntervalMs: 200 },
-    status: { minIntervalMs: 50 },
-    ...o.link,
-  });
-  verifier = new Verifier(store, clock, link.lookupPort);
-  return {
-    dir,
-    store,
-    clock,
-    verifier,
-    link,
-    log,
-    runs,
-    close: async () => {
-      await link.stop();
-      store.close();
-    },
-  };
-}
 
 export function makeBackend(o: {
   brokerUrl: string;
@@ -171,7 +72,7 @@ export function testFederation(): Federation {
  */
 export async function ensureBuilt(relJs: string): Promise<string> {
   const js = join(REPO, 'dist', relJs);
-  const newestSource = Math.max(...['sync', 'device', 'scripts/backend', 'scripts/lib'].map((d) => newestMtime(join(REPO, d))));
+  const newestSource = Math.max(...['base', 'drivers', 'device', 'sync', 'app', 'scripts/backend', 'scripts/lib'].map((d) => newestMtime(join(REPO, d))));
   if (existsSync(js) && statSync(js).mtimeMs >= newestSource) return js;
   // Test files run in parallel workers: one builds, the others wait for it.
   const lock = join(REPO, 'dist', '.sync-test-build.lock');
@@ -270,4 +171,17 @@ export async function spawnGateSim(args: string[]): Promise<SimProcess> {
       check();
     });
   return { proc, lines, waitLine, exited };
+}
+
+type Closable = { close?(): unknown; dispose?(): unknown; stop?(): unknown } | null | undefined;
+
+/** The end of a sync test file: closes gates, stops backends, disposes brokers, in the order given; then the temp dirs go. */
+export async function closeAll(...parts: Closable[]): Promise<void> {
+  for (const p of parts) {
+    if (!p) continue;
+    if (p.close) await p.close();
+    else if (p.dispose) await p.dispose();
+    else await p.stop?.();
+  }
+  removeTempDirs();
 }

@@ -1,5 +1,5 @@
 /**
- * `npm start`'s demo, run as a newcomer runs it: the built `dist/scripts/demo.js` (the test command
+ * `npm start`'s demo, run as a newcomer runs it: the built `dist/scripts/demo/main.js` (the test command
  * compiles first) as a child process, with `--fast`. The demo is documentation, so its output is
  * what is checked: every scene it promises shows up, the numbers add up, nothing personal is printed,
  * and it exits 0 having cleaned up after itself.
@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const DEMO = 'dist/scripts/demo.js';
+const DEMO = 'dist/scripts/demo/main.js';
 let out = '';
 let err = '';
 let code: number | null = null;
@@ -29,7 +29,7 @@ beforeAll(async () => {
 /** The table row whose who/what column contains `what`. */
 const rowOf = (what: string) => out.split('\n').find((l) => /^\s*\d+\s{2}/.test(l) && l.includes(what)) ?? '';
 
-describe('npm start (scripts/demo.ts --fast)', () => {
+describe('npm start (scripts/demo/ --fast)', () => {
   it('exits 0 without errors and shuts down cleanly', () => {
     expect(err).toBe('');
     expect(code).toBe(0);

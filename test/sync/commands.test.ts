@@ -6,16 +6,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, makeGate, removeTempDirs, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
+import { makeBackend, closeAll, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
-import { createCommandRunner } from '../../sync/commands.js';
+import { createCommandRunner } from '../../device/command-intake.js';
 import { ModeOverrides } from '../../device/modes.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeGate, type TestGate } from '../helpers/gate.js';
+import type { SystemClock } from '../../device/clock.js';
 
 const SITE = 'commands';
 const fed = testFederation();
 let broker: Mosquitto;
 let backend: ReferenceBackend;
-let gate: TestGate;
+let gate: TestGate<SystemClock>;
 const pulses: (number | undefined)[] = [];
 let resyncs = 0;
 let reloads = 0;
@@ -25,13 +28,8 @@ beforeAll(async () => {
   backend = makeBackend({ brokerUrl: broker.url, federation: fed, site: SITE });
   await backend.start();
   await backend.publishTrust(1);
-  let g: TestGate | null = null;
-  gate = g = makeGate({
-    federation: fed,
-    site: SITE,
-    gate: 'door1',
-    brokerUrl: broker.url,
-    runCommand: (c, seq) =>
+  let g: TestGate<SystemClock> | null = null;
+  gate = g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'door1', runCommand: (c, seq) =>
       createCommandRunner({
         pulse: (ms) => void pulses.push(ms),
         resync: () => {
@@ -44,18 +42,12 @@ beforeAll(async () => {
         },
         modes: new ModeOverrides(g!.store, g!.clock),
         restart: () => {},
-      })(c, seq),
-  });
+      })(c, seq) } });
   gate.link.start();
-  await waitFor(() => gate.store.document('trust')?.version === 1 && gate.link.connected, 'the gate with trust');
+  await waitFor(() => gate.store.document('trust')?.version === 1 && gate.link.connected, { what: 'the gate with trust' });
 });
 
-afterAll(async () => {
-  await gate?.close();
-  await backend?.stop();
-  await broker?.dispose();
-  removeTempDirs();
-});
+afterAll(() => closeAll(gate, backend, broker));
 
 describe('commands', () => {
   it('runs a valid open once and replies ok; refuses its replay', async () => {
@@ -85,7 +77,7 @@ describe('commands', () => {
     const bare = backend.signCommand('door1', 'open', { aud: 'door1' });
     await expect(backend.sendSigned(bare)).resolves.toEqual({ jti: bare.jti, ok: false, error: 'WRONG_AUDIENCE' });
     expect(pulses).toHaveLength(1);
-    const recorded = await waitFor(() => backend.storedEvents('door1').find((e) => e.body.jti === replayed.jti), 'the refused command on record');
+    const recorded = await waitFor(() => backend.storedEvents('door1').find((e) => e.body.jti === replayed.jti), { what: 'the refused command on record' });
     // Its envelope verified: what it asked for and who asked are on record.
     expect(recorded.body).toMatchObject({ type: 'command', cmd: 'open', actor: 'ops:other', ok: false, error: 'WRONG_AUDIENCE' });
   });
@@ -122,7 +114,7 @@ describe('commands', () => {
     expect(lines.map((e) => (e.obj as { code: string }).code).sort()).toEqual(['BAD_ENCODING', 'BAD_SIGNATURE', 'UNKNOWN_KEY', 'WRONG_TYPE']);
     expect(JSON.stringify(lines)).not.toMatch(/forged|evil/);
     // Counted in R/status.
-    await waitFor(() => (backend.gateStatus('door1')?.commands.unverified ?? 0) >= after.unverified, 'the count in R/status');
+    await waitFor(() => (backend.gateStatus('door1')?.commands.unverified ?? 0) >= after.unverified, { what: 'the count in R/status' });
     expect(backend.gateStatus('door1')?.refusals.byKind.cmd).toBeGreaterThanOrEqual(304);
   });
 
@@ -160,7 +152,7 @@ describe('commands', () => {
       ['sync', true, null],
       ['reload', true, null],
     ];
-    await waitFor(() => backend.storedEvents('door1').filter((e) => e.type === 'command').length === expected.length, 'every command event');
+    await waitFor(() => backend.storedEvents('door1').filter((e) => e.type === 'command').length === expected.length, { what: 'every command event' });
     const events = backend.storedEvents('door1').filter((e) => e.type === 'command').map((e) => e.body);
     expect(events.map((e) => [e.cmd, e.ok, e.error ?? null])).toEqual(expected);
     expect(events[0]).toMatchObject({ actor: 'ops:li.wei' });

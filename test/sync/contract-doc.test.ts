@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { EVENT_FIELDS, PARSERS, PAYLOAD_FIELDS, type ContractPayloads, type TopicKind } from '../../sync/contract.js';
 import { GATE_TOPIC_KINDS } from '../../sync/topics.js';
 import { checkAck } from '../../device/core/ack.js';
-import { checkCommand, parseLookupReply } from '../../device/core/command.js';
+import { checkCommand, parseLookupReply } from '../../device/core/signed-command.js';
 import { parseListPayload } from '../../device/core/lists.js';
 import { REPO } from '../helpers/sync.js';
 

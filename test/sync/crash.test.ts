@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, removeTempDirs, spawnGateSim, tempDir, testFederation, waitFor } from '../helpers/sync.js';
+import { makeBackend, removeTempDirs, spawnGateSim, tempDir, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SITE = 'crash';
 const fed = testFederation();
@@ -36,7 +37,7 @@ describe('gate crash', () => {
     // Run 1: an endless burst (a decision every ~1 ms); killed once a good part is out and acked.
     const first = await spawnGateSim([...args, '--count', '1000000', '--interval-ms', '1']);
     await first.waitLine(/^seq 1500$/, '1500 decisions');
-    await waitFor(() => backend.cursor('k9').upTo > 0, 'the backend to store some');
+    await waitFor(() => backend.cursor('k9').upTo > 0, { what: 'the backend to store some' });
     first.proc.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
     const run1 = seqsOf(first.lines);

@@ -5,18 +5,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, makeGate, removeTempDirs, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
+import { makeBackend, closeAll, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { generateKey, signEnvelope } from '../../scripts/lib/issuer.js';
 import type { GateStore } from '../../device/store/store.js';
 import type { WireEntry } from '../../device/core/lists.js';
 import { randomBytes } from 'node:crypto';
+import { waitFor } from '../helpers/wait.js';
+import { makeGate, type TestGate } from '../helpers/gate.js';
+import type { SystemClock } from '../../device/clock.js';
 
 const SITE = 'downlink';
 const fed = testFederation();
 let broker: Mosquitto;
 let backend: ReferenceBackend;
-let gate: TestGate;
+let gate: TestGate<SystemClock>;
 
 const key = () => randomBytes(16).toString('hex');
 const entry = (s: 0 | 1 | 2 | 3 = 0): WireEntry => [key(), s, 1_764_000_000, 1_900_000_000];
@@ -32,7 +35,7 @@ function storeState(store: GateStore) {
 
 /** Waits until the gate has counted one more refusal with `code`. */
 async function refusedWith(code: string, before: number): Promise<void> {
-  await waitFor(() => (gate.link.refusals.byCode()[code] ?? 0) > before, `a ${code} refusal`);
+  await waitFor(() => (gate.link.refusals.byCode()[code] ?? 0) > before, { what: `a ${code} refusal` });
 }
 
 beforeAll(async () => {
@@ -41,19 +44,23 @@ beforeAll(async () => {
   await backend.start();
   await backend.publishTrust(1);
   await backend.publishPolicy({ version: 2 });
-  gate = makeGate({ federation: fed, site: SITE, gate: 'g1', brokerUrl: broker.url });
+  gate = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'g1' } });
   gate.link.start();
-  await waitFor(() => gate.store.document('policy')?.version === 2, 'trust and policy on the gate');
+  await waitFor(() => gate.store.document('policy')?.version === 2, { what: 'trust and policy on the gate' });
   // Let the connect-time sync requests (one per list) come and go, so what follows is caused by the test.
-  await waitFor(() => gate.link.connected && backend.stats.syncRequests >= 2, 'the connect-time sync requests');
+  await waitFor(() => gate.link.connected && backend.stats.syncRequests >= 2, { what: 'the connect-time sync requests' });
 });
 
-afterAll(async () => {
-  await gate?.close();
-  await backend?.stop();
-  await broker?.dispose();
-  removeTempDirs();
-});
+afterAll(() => closeAll(gate, backend, broker));
+
+/** Publishes `text` on `topic` and expects the gate to refuse it with `code`, its store unchanged. */
+async function expectRefused(topic: string, text: string, code: string): Promise<void> {
+  const before = storeState(gate.store);
+  const n = gate.link.refusals.byCode()[code] ?? 0;
+  await backend.publishRaw(topic, text);
+  await refusedWith(code, n);
+  expect(storeState(gate.store)).toEqual(before);
+}
 
 describe('list sync', () => {
   it('applies a delta, resyncs after a gap and converges; ignores an out-of-order duplicate', async () => {
@@ -61,7 +68,7 @@ describe('list sync', () => {
     const b = entry(3);
     const c = entry(2);
     const first = await backend.publishDelta('tokens', { put: [a] });
-    await waitFor(() => gate.store.meta('tokens').version === first.to, 'the first delta');
+    await waitFor(() => gate.store.meta('tokens').version === first.to, { what: 'the first delta' });
     expect(gate.store.entry('tokens', a[0])?.s).toBe(0);
 
     // The gate misses one delta (never published) and sees the next: from > held is a gap.
@@ -69,7 +76,7 @@ describe('list sync', () => {
     const requestsBefore = backend.stats.syncRequests;
     const gapsBefore = gate.link.refusals.byCode().LIST_GAP ?? 0;
     const next = await backend.publishDelta('tokens', { put: [c], del: [a[0]] });
-    await waitFor(() => gate.store.meta('tokens').version === next.to, 'convergence after the gap');
+    await waitFor(() => gate.store.meta('tokens').version === next.to, { what: 'convergence after the gap' });
     expect(gate.link.refusals.byCode().LIST_GAP).toBe(gapsBefore + 1);
     expect(gate.log.entries.some((e) => e.msg === 'requesting list sync' && String((e.obj as { why?: string }).why).startsWith('LIST_GAP'))).toBe(true);
     expect(backend.stats.syncRequests).toBeGreaterThan(requestsBefore);
@@ -84,7 +91,7 @@ describe('list sync', () => {
     const ignoredBefore = gate.link.stats().downlink.ignored;
     const syncBefore = backend.stats.syncRequests;
     await backend.publishRaw(backend.topics.list('tokens'), missed.text);
-    await waitFor(() => gate.link.stats().downlink.ignored > ignoredBefore, 'the duplicate to be seen');
+    await waitFor(() => gate.link.stats().downlink.ignored > ignoredBefore, { what: 'the duplicate to be seen' });
     expect(storeState(gate.store)).toEqual(before);
     expect(gate.link.refusals.total()).toBe(refusalsBefore);
     expect(backend.stats.syncRequests).toBe(syncBefore);
@@ -95,7 +102,7 @@ describe('list sync', () => {
     backend.loadList('holders', entries, 50); // history forgotten: only a snapshot can bring a gate to 50
     const snapshotsBefore = backend.stats.snapshotsSent;
     gate.link.resync(['holders']);
-    await waitFor(() => gate.store.meta('holders').version === 50, 'the snapshot swap');
+    await waitFor(() => gate.store.meta('holders').version === 50, { what: 'the snapshot swap' });
     expect(gate.store.count('holders')).toBe(2500);
     expect(backend.stats.snapshotsSent).toBe(snapshotsBefore + 1);
     expect(gate.link.stats().downlink.staged).toBe(2); // 3 chunks of ≤ 1000: two staged, the third swaps
@@ -107,10 +114,10 @@ describe('list freshness', () => {
     const quiet = makeBackend({ brokerUrl: broker.url, federation: fed, site: 'quiet', options: { listHeartbeatSeconds: 1 } });
     await quiet.start();
     await quiet.publishTrust(1);
-    const g = makeGate({ federation: fed, site: 'quiet', gate: 'q1', brokerUrl: broker.url });
+    const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: 'quiet', gate: 'q1' } });
     try {
       g.link.start();
-      await waitFor(() => g.store.meta('tokens').version >= 1 && g.store.meta('holders').version >= 1, 'heartbeat deltas', 5000);
+      await waitFor(() => g.store.meta('tokens').version >= 1 && g.store.meta('holders').version >= 1, { what: 'heartbeat deltas', timeoutMs: 5000 });
       expect(g.store.meta('tokens').updatedAtMs).not.toBeNull();
       expect(g.store.count('tokens')).toBe(0);
     } finally {
@@ -133,32 +140,20 @@ describe('envelopes that must not touch the store', () => {
 
   it('refuses a policy signed by a key of another role (the list signer): UNKNOWN_KEY', async () => {
     const text = signEnvelope(fed.listSigner, 'passgate-policy+json', { version: 10 });
-    const before = storeState(gate.store);
-    const n = gate.link.refusals.byCode().UNKNOWN_KEY ?? 0;
-    await backend.publishRaw(backend.topics.policy, text);
-    await refusedWith('UNKNOWN_KEY', n);
-    expect(storeState(gate.store)).toEqual(before);
+    await expectRefused(backend.topics.policy, text, 'UNKNOWN_KEY');
   });
 
   it('refuses a validly signed list delta arriving on the policy topic: WRONG_TYPE', async () => {
     const v = backend.listVersion('tokens');
     const text = signEnvelope(fed.listSigner, 'passgate-list+json', { list: 'tokens', from: v, to: v + 1, put: [entry(0)], del: [] });
-    const before = storeState(gate.store);
-    const n = gate.link.refusals.byCode().WRONG_TYPE ?? 0;
-    await backend.publishRaw(backend.topics.policy, text);
-    await refusedWith('WRONG_TYPE', n);
-    expect(storeState(gate.store)).toEqual(before);
+    await expectRefused(backend.topics.policy, text, 'WRONG_TYPE');
   });
 
   it('refuses a list delta signed by an unknown key even with the right kid: BAD_SIGNATURE', async () => {
     const impostor = { ...generateKey('ES256').key, kid: fed.listSigner.kid };
     const v = gate.store.meta('tokens').version;
     const text = signEnvelope(impostor, 'passgate-list+json', { list: 'tokens', from: v, to: v + 1, put: [entry(0)], del: [] });
-    const before = storeState(gate.store);
-    const n = gate.link.refusals.byCode().BAD_SIGNATURE ?? 0;
-    await backend.publishRaw(backend.topics.list('tokens'), text);
-    await refusedWith('BAD_SIGNATURE', n);
-    expect(storeState(gate.store)).toEqual(before);
+    await expectRefused(backend.topics.list('tokens'), text, 'BAD_SIGNATURE');
   });
 
   it('refuses a downgraded policy and trust bundle: DOWNGRADE', async () => {
@@ -167,7 +162,7 @@ describe('envelopes that must not touch the store', () => {
     await backend.publishRaw(backend.topics.policy, fed.policyEnvelope({ version: 1, status: { green: 'open', yellow: 'open', red: 'open' } }));
     await refusedWith('DOWNGRADE', n);
     await backend.publishTrust(3);
-    await waitFor(() => gate.store.document('trust')?.version === 3, 'trust 3');
+    await waitFor(() => gate.store.document('trust')?.version === 3, { what: 'trust 3' });
     const afterTrust = storeState(gate.store);
     await backend.publishRaw(backend.topics.trust, fed.trustEnvelope(2, Math.floor(Date.now() / 1000) - 60));
     await refusedWith('DOWNGRADE', n + 1);
@@ -183,7 +178,7 @@ describe('envelopes that must not touch the store', () => {
     const status = await waitFor(() => {
       const s = backend.gateStatus('g1') as { refusals?: { byCode: Record<string, number> } } | undefined;
       return s?.refusals && (s.refusals.byCode.BAD_ENCODING ?? 0) > n ? s : null;
-    }, 'R/status with the refusal');
+    }, { what: 'R/status with the refusal' });
     expect(status.refusals?.byCode.DOWNGRADE).toBeGreaterThan(0);
     expect(gate.log.entries.some((e) => e.level === 'warn' && (e.obj as { code?: string }).code === 'BAD_ENCODING')).toBe(true);
   });

@@ -6,16 +6,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { idNumber, makeBackend, makeGate, rawClient, removeTempDirs, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
+import { idNumber, makeBackend, rawClient, closeAll, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { generateKey, holderHandleOf, signEnvelope } from '../../scripts/lib/issuer.js';
 import { parseLookupRequest } from '../../sync/contract.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeGate, type TestGate } from '../helpers/gate.js';
+import type { SystemClock } from '../../device/clock.js';
 
 const SITE = 'lookup';
 const fed = testFederation();
 let broker: Mosquitto;
 let backend: ReferenceBackend;
-let gate: TestGate;
+let gate: TestGate<SystemClock>;
 const TIMEOUT_MS = 300;
 
 const idcard = (id: string) => ({ input: 'idcard' as const, idNumber: id });
@@ -26,32 +29,27 @@ beforeAll(async () => {
   await backend.start();
   await backend.publishTrust(1);
   await backend.publishPolicy({ version: 1, unknownHolder: 'online', lookupTimeoutMs: TIMEOUT_MS, antiPassbackSeconds: 0 });
-  gate = makeGate({ federation: fed, site: SITE, gate: 'hall', brokerUrl: broker.url });
+  gate = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'hall' } });
   gate.link.start();
-  await waitFor(() => gate.store.document('policy')?.version === 1 && gate.link.connected, 'trust and policy');
+  await waitFor(() => gate.store.document('policy')?.version === 1 && gate.link.connected, { what: 'trust and policy' });
   // A fresh holders list (else LIST_STALE decides before any look-up), not naming our holders.
   await backend.publishDelta('holders', { put: [['0'.repeat(32), 1, 1_764_000_000, 1_900_000_000]] });
-  await waitFor(() => gate.store.meta('holders').version === 1, 'the holders list');
+  await waitFor(() => gate.store.meta('holders').version === 1, { what: 'the holders list' });
 });
 
-afterAll(async () => {
-  await gate?.close();
-  await backend?.stop();
-  await broker?.dispose();
-  removeTempDirs();
-});
+afterAll(() => closeAll(gate, backend, broker));
 
 describe('look-up', () => {
   it('holds the pass when no answer comes in time: staff / LOOKUP_TIMEOUT', async () => {
     backend.lookupDelay = 'never';
     const asked = backend.stats.lookups;
     const t0 = Date.now();
-    const v = await gate.verifier.present(idcard(idNumber('11010119900307447')));
+    const v = await gate.verifier.verify(idcard(idNumber('11010119900307447')));
     const took = Date.now() - t0;
     expect(v.decision).toMatchObject({ result: 'staff', reason: 'LOOKUP_TIMEOUT' });
     expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(took).toBeLessThan(TIMEOUT_MS + 700);
-    await waitFor(() => backend.stats.lookups === asked + 1, 'the request at the backend');
+    await waitFor(() => backend.stats.lookups === asked + 1, { what: 'the request at the backend' });
   });
 
   it("applies the policy's action to a signed answer and caches it for the next tap, offline", async () => {
@@ -62,15 +60,15 @@ describe('look-up', () => {
     backend.setHolder(greenHandle, 1);
     backend.setHolder(holderHandleOf(fed.holderKey, yellow), 2);
 
-    expect((await gate.verifier.present(idcard(green))).decision).toMatchObject({ result: 'open', reason: 'OK', status: 1 });
-    expect((await gate.verifier.present(idcard(yellow))).decision).toMatchObject({ result: 'staff', reason: 'STATUS_YELLOW' });
+    expect((await gate.verifier.verify(idcard(green))).decision).toMatchObject({ result: 'open', reason: 'OK', status: 1 });
+    expect((await gate.verifier.verify(idcard(yellow))).decision).toMatchObject({ result: 'staff', reason: 'STATUS_YELLOW' });
 
     // Cached as a holders entry, without moving the list version.
     expect(gate.store.entry('holders', greenHandle)).toMatchObject({ s: 1 });
     expect(gate.store.meta('holders').version).toBe(1);
     backend.lookupDelay = 'never';
     const asked = backend.stats.lookups;
-    const again = await gate.verifier.present(idcard(green));
+    const again = await gate.verifier.verify(idcard(green));
     expect(again.decision).toMatchObject({ result: 'open', reason: 'OK' });
     expect(again.latencyUs).toBeLessThan(TIMEOUT_MS * 1000);
     expect(backend.stats.lookups).toBe(asked);
@@ -95,9 +93,9 @@ describe('look-up', () => {
         void answerer.publishAsync(res, signEnvelope(fed.listSigner, 'passgate-lookup+json', { ...body, id: 'someone-else' })); // unmatched
         void answerer.publishAsync(res, signEnvelope(fed.commandSigner, 'passgate-lookup+json', body)); // wrong role
       });
-      const v = await gate.verifier.present(idcard(id));
+      const v = await gate.verifier.verify(idcard(id));
       expect(v.decision).toMatchObject({ result: 'staff', reason: 'LOOKUP_TIMEOUT' });
-      await waitFor(() => gate.link.stats().lookup.ignored >= 5, 'all five answers to be seen');
+      await waitFor(() => gate.link.stats().lookup.ignored >= 5, { what: 'all five answers to be seen' });
     } finally {
       await answerer.endAsync();
     }
@@ -113,7 +111,7 @@ describe('look-up', () => {
   it('answers LOOKUP_TIMEOUT at once while disconnected', async () => {
     await gate.link.stop();
     const t0 = Date.now();
-    const v = await gate.verifier.present(idcard(idNumber('11010119900307448')));
+    const v = await gate.verifier.verify(idcard(idNumber('11010119900307448')));
     expect(v.decision).toMatchObject({ result: 'staff', reason: 'LOOKUP_TIMEOUT' });
     expect(Date.now() - t0).toBeLessThan(250); // no waiting for the 300 ms timeout
   });

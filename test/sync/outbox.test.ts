@@ -5,17 +5,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, makeGate, rawClient, removeTempDirs, sleep, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
+import { makeBackend, rawClient, removeTempDirs, sleep, testFederation } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { issueHp1, signEnvelope } from '../../scripts/lib/issuer.js';
 import { SiteTopics } from '../../sync/topics.js';
 import { parseStatus, type StatusPayload } from '../../sync/contract.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeGate, type TestGate } from '../helpers/gate.js';
+import type { SystemClock } from '../../device/clock.js';
 
 const SITE = 'outbox';
 const fed = testFederation();
 let broker: Mosquitto;
 let backend: ReferenceBackend;
-const gates: TestGate[] = [];
+const gates: TestGate<SystemClock>[] = [];
 
 beforeAll(async () => {
   broker = await startMosquitto();
@@ -34,10 +37,10 @@ afterAll(async () => {
 
 describe('outbox', () => {
   it('loses and duplicates nothing when the broker is down for 30 s during a burst of 5,000 decisions', { timeout: 120_000 }, async () => {
-    const g = makeGate({ federation: fed, site: SITE, gate: 'burst', brokerUrl: broker.url, link: { outbox: { ackTimeoutMs: 3000 } } });
+    const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'burst', link: { outbox: { ackTimeoutMs: 3000 } } } });
     gates.push(g);
     g.link.start();
-    await waitFor(() => g.store.document('policy')?.version === 1 && g.link.connected, 'the gate to be connected with trust and policy');
+    await waitFor(() => g.store.document('policy')?.version === 1 && g.link.connected, { what: 'the gate to be connected with trust and policy' });
 
     const now = Math.floor(Date.now() / 1000);
     const issuer = fed.issuer('CN-330000');
@@ -46,10 +49,9 @@ describe('outbox', () => {
     let outageStarted = 0;
     let outage: Promise<void> | null = null;
     for (let i = 0; i < codes.length; i++) {
-      const v = await g.verifier.present({ input: 'qr', text: codes[i]! });
+      const v = await g.verifier.verify({ input: 'qr', text: codes[i]! });
       expect(v.seq).not.toBeNull();
       seqs.push(v.seq!);
-      g.link.eventsRecorded();
       if (i === 1000) {
         // A fifth of the burst is out; the broker goes away for 30 s while the rest keeps coming.
         outageStarted = Date.now();
@@ -63,7 +65,7 @@ describe('outbox', () => {
     expect(backend.storedCount('burst')).toBeLessThan(5000);
     await outage;
 
-    await waitFor(() => backend.cursor('burst').upTo >= seqs[seqs.length - 1]!, 'the backend to ack every event', 60_000, 100);
+    await waitFor(() => backend.cursor('burst').upTo >= seqs[seqs.length - 1]!, { what: 'the backend to ack every event', timeoutMs: 60_000, intervalMs: 100 });
     const stored = backend.storedSeqs('burst');
     expect(stored).toHaveLength(5000); // (gate, seq) is the primary key: a duplicate cannot be stored twice
     expect(stored).toEqual(seqs); // exactly those seqs, in order, no gap
@@ -73,32 +75,32 @@ describe('outbox', () => {
     const types = new Set(backend.storedEvents('burst').map((e) => e.type));
     expect(types).toEqual(new Set(['decision']));
     // The gate lets go of them only after the ack.
-    await waitFor(() => g.store.outboxBounds().firstSeq === null, 'the gate outbox to empty');
+    await waitFor(() => g.store.outboxBounds().firstSeq === null, { what: 'the gate outbox to empty' });
   });
 
   it('drops the oldest beyond maxEvents, says so in a system event, and the ack moves past the hole', async () => {
-    const g = makeGate({ federation: fed, site: SITE, gate: 'full', brokerUrl: broker.url, link: { outbox: { maxEvents: 100 } } });
+    const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'full', link: { outbox: { maxEvents: 100 } } } });
     gates.push(g);
-    for (let i = 0; i < 150; i++) await g.verifier.present({ input: 'qr', text: `garbage-${i}` });
+    for (let i = 0; i < 150; i++) await g.verifier.verify({ input: 'qr', text: `garbage-${i}` });
     expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 150 });
     g.link.start(); // retention runs at start, before any connection
     expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 52, lastSeq: 151 });
     expect(g.store.pendingEvents(150, 1)[0]?.event).toMatchObject({ type: 'system', what: 'events_dropped', dropped: { from: 1, to: 51, count: 51 } });
 
-    await waitFor(() => backend.cursor('full').upTo === 151, 'the ack past the dropped range');
+    await waitFor(() => backend.cursor('full').upTo === 151, { what: 'the ack past the dropped range' });
     expect(backend.storedCount('full')).toBe(100);
-    await waitFor(() => g.store.outboxBounds().firstSeq === null, 'the gate outbox to empty');
+    await waitFor(() => g.store.outboxBounds().firstSeq === null, { what: 'the gate outbox to empty' });
   });
 
   it('defect 9: only a signed ack for this gate deletes; forged, wrong-role, other-site and too-high acks delete nothing and are counted', async () => {
     // A site no backend serves: nothing acks unless the test does.
     const site = new SiteTopics('unserved');
     await backend.publishRaw(site.trust, fed.trustEnvelope(1, Math.floor(Date.now() / 1000) - 60), { retain: true });
-    const g = makeGate({ federation: fed, site: 'unserved', gate: 'lonely', brokerUrl: broker.url });
+    const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: 'unserved', gate: 'lonely' } });
     gates.push(g);
-    for (let i = 0; i < 3; i++) await g.verifier.present({ input: 'qr', text: `x-${i}` });
+    for (let i = 0; i < 3; i++) await g.verifier.verify({ input: 'qr', text: `x-${i}` });
     g.link.start();
-    await waitFor(() => g.store.document('trust')?.version === 1 && g.link.stats().outbox.events >= 3, 'trust and the events published');
+    await waitFor(() => g.store.document('trust')?.version === 1 && g.link.stats().outbox.events >= 3, { what: 'trust and the events published' });
     await sleep(200); // PUBACKs are in: still nothing may be deleted
     expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
 
@@ -118,16 +120,16 @@ describe('outbox', () => {
         ack({ upTo: 2, aud: 'lonely' }), // the gate id alone
       ];
       for (const text of forged) await backend.publishRaw(g.link.topics.eventsAck, text);
-      await waitFor(() => g.link.stats().outbox.ignoredAcks === forged.length, 'every forged ack refused');
+      await waitFor(() => g.link.stats().outbox.ignoredAcks === forged.length, { what: 'every forged ack refused' });
       expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
       expect(g.link.stats().refusals).toMatchObject({ BAD_ENCODING: 1, UNKNOWN_KEY: 1, WRONG_AUDIENCE: 2, ACK_BEYOND_LAST_SEQ: 1 });
       // Counted in R/status, and logged by code only.
-      await waitFor(() => statuses.at(-1)?.outbox.publisher.ignoredAcks === forged.length, 'the refusals in R/status');
+      await waitFor(() => statuses.at(-1)?.outbox.publisher.ignoredAcks === forged.length, { what: 'the refusals in R/status' });
       expect(statuses.at(-1)?.refusals.byKind['events/ack']).toBe(forged.length);
       expect(g.log.entries.filter((e) => e.msg === 'events ack refused: nothing deleted').length).toBeLessThanOrEqual(forged.length);
 
       await backend.publishRaw(g.link.topics.eventsAck, ack({ upTo: 2 }));
-      await waitFor(() => g.store.outboxBounds().firstSeq === 3, 'events 1 and 2 to go');
+      await waitFor(() => g.store.outboxBounds().firstSeq === 3, { what: 'events 1 and 2 to go' });
     } finally {
       await observer.endAsync();
     }
@@ -140,13 +142,13 @@ describe('outbox', () => {
     observer.on('message', (_t, p) => statuses.push(parseStatus(p)));
     await observer.subscribeAsync(g.link.topics.status, { qos: 1 });
     try {
-      await waitFor(() => statuses.length > 0, 'the retained status');
+      await waitFor(() => statuses.length > 0, { what: 'the retained status' });
       const acks = g.link.stats().outbox.acks;
-      await waitFor(() => statuses.at(-1)?.outbox.publisher.acks === acks, 'the status to show every ack so far');
+      await waitFor(() => statuses.at(-1)?.outbox.publisher.acks === acks, { what: 'the status to show every ack so far' });
       // The same ack again: nothing left to delete, but the counters R/status shows moved.
       const again = signEnvelope(fed.listSigner, 'passgate-ack+json', { aud: 'unserved/lonely', upTo: 2, iat: Math.floor(Date.now() / 1000) });
       await backend.publishRaw(g.link.topics.eventsAck, again);
-      await waitFor(() => statuses.at(-1)?.outbox.publisher.acks === acks + 1, 'R/status after an ack that deleted nothing');
+      await waitFor(() => statuses.at(-1)?.outbox.publisher.acks === acks + 1, { what: 'R/status after an ack that deleted nothing' });
       expect(g.store.outboxBounds().firstSeq).toBe(3);
     } finally {
       await observer.endAsync();

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { chmodSync, readdirSync } from 'node:fs';
 import { startEmbeddedBroker } from '../../scripts/backend/embedded-broker.js';
 import { freePort, startMosquitto } from '../helpers/mosquitto.js';
-import { idNumber, makeBackend, makeGate, removeTempDirs, tempDir, testFederation, waitFor } from '../helpers/sync.js';
+import { idNumber, makeBackend, removeTempDirs, tempDir, testFederation } from '../helpers/sync.js';
 import { holderHandleOf } from '../../scripts/lib/issuer.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeGate } from '../helpers/gate.js';
 
 const fed = testFederation();
 const cleanups: (() => Promise<void>)[] = [];
@@ -40,22 +42,22 @@ describe('protocol versions and TLS', () => {
     await backend.publishPolicy({ version: 1, unknownHolder: 'online', lookupTimeoutMs: 1000, antiPassbackSeconds: 0 });
     await backend.publishDelta('holders', { put: [['f'.repeat(32), 1, 1_764_000_000, 1_900_000_000]] });
 
-    const gate = makeGate({ federation: fed, site: 'v311', gate: 'old', brokerUrl: broker.url });
+    const gate = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: 'v311', gate: 'old' } });
     cleanups.push(() => gate.close());
     gate.link.start();
-    await waitFor(() => gate.link.connected, 'a connection', 10_000);
+    await waitFor(() => gate.link.connected, { what: 'a connection', timeoutMs: 10_000 });
     expect(gate.link.protocolVersion).toBe(4);
-    await waitFor(() => gate.store.document('policy')?.version === 1 && gate.store.meta('holders').version === 1, 'documents and lists');
+    await waitFor(() => gate.store.document('policy')?.version === 1 && gate.store.meta('holders').version === 1, { what: 'documents and lists' });
 
     // Look-up without response topic or correlation data: the id in the body is all there is.
     const id = idNumber('11010519491231002');
     backend.setHolder(holderHandleOf(fed.holderKey, id), 1);
-    expect((await gate.verifier.present({ input: 'idcard', idNumber: id })).decision).toMatchObject({ result: 'open', reason: 'OK' });
+    expect((await gate.verifier.verify({ input: 'idcard', idNumber: id })).decision).toMatchObject({ result: 'open', reason: 'OK' });
 
     // Events and their ack; commands and their replies.
     await expect(backend.sendCommand('old', 'reload')).resolves.toMatchObject({ ok: true });
-    await waitFor(() => backend.cursor('old').upTo === 2, 'both events acked');
-    await waitFor(() => gate.store.outboxBounds().firstSeq === null, 'the outbox to empty');
+    await waitFor(() => backend.cursor('old').upTo === 2, { what: 'both events acked' });
+    await waitFor(() => gate.store.outboxBounds().firstSeq === null, { what: 'the outbox to empty' });
     expect(gate.log.entries.some((e) => e.msg === 'broker refused MQTT 5; falling back to MQTT 3.1.1')).toBe(true);
   });
 
@@ -88,25 +90,13 @@ describe('protocol versions and TLS', () => {
     cleanups.push(() => broker.dispose());
     const url = `mqtts://127.0.0.1:${tlsPort}`;
 
-    const good = makeGate({
-      federation: fed,
-      site: 'tls',
-      gate: 'tls-gate',
-      brokerUrl: url,
-      link: { broker: { url, tls: { ca: f('ca.pem'), cert: f('client.pem'), key: f('client.key') }, reconnect: { minMs: 100, maxMs: 500 } } },
-    });
+    const good = await makeGate({ fed, mqtt: { brokerUrl: url, site: 'tls', gate: 'tls-gate', broker: { url, tls: { ca: f('ca.pem'), cert: f('client.pem'), key: f('client.key') }, reconnect: { minMs: 100, maxMs: 500 } } } });
     cleanups.push(() => good.close());
     good.link.start();
-    await waitFor(() => good.link.connected, 'the mTLS connection');
+    await waitFor(() => good.link.connected, { what: 'the mTLS connection' });
     expect(good.link.protocolVersion).toBe(5);
 
-    const bad = makeGate({
-      federation: fed,
-      site: 'tls',
-      gate: 'no-cert',
-      brokerUrl: url,
-      link: { broker: { url, tls: { ca: f('ca.pem') }, reconnect: { minMs: 100, maxMs: 500 } } },
-    });
+    const bad = await makeGate({ fed, mqtt: { brokerUrl: url, site: 'tls', gate: 'no-cert', broker: { url, tls: { ca: f('ca.pem') }, reconnect: { minMs: 100, maxMs: 500 } } } });
     cleanups.push(() => bad.close());
     bad.link.start();
     await new Promise((r) => setTimeout(r, 1500));

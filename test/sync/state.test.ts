@@ -6,9 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, makeGate, rawClient, removeTempDirs, spawnGateSim, tempDir, testFederation, waitFor } from '../helpers/sync.js';
+import { makeBackend, rawClient, removeTempDirs, spawnGateSim, tempDir, testFederation } from '../helpers/sync.js';
 import { GateTopics } from '../../sync/topics.js';
-import { parseState, parseStatus, type HardwareStatus, type StatePayload, type StatusPayload } from '../../sync/contract.js';
+import { parseState, parseStatus, type StatePayload, type StatusPayload } from '../../sync/contract.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeGate } from '../helpers/gate.js';
 
 const SITE = 'state';
 const fed = testFederation();
@@ -38,13 +40,16 @@ const lastState = (gate: string) => states.get(gate)?.at(-1);
 
 describe('R/state', () => {
   it('is online (retained, with the session) on connect and offline on a clean stop', async () => {
-    const hardware: HardwareStatus = {
+    const g = await makeGate({ fed, mqtt: { brokerUrl: broker.url, site: SITE, gate: 'clean' } });
+    // What the gate's controller and service tell on the bus (here told by hand: no service runs).
+    const hardware = {
       gate: { phase: 'idle', alarm: false, queued: 0, holds: 0, relay: 'inactive', indicator: 'ready' },
       health: { relay: { ok: true, critical: true }, scanner0: { ok: true, critical: false } },
-    };
-    const g = makeGate({ federation: fed, site: SITE, gate: 'clean', brokerUrl: broker.url, link: { statusExtras: () => hardware } });
+    } as const;
+    g.parts.bus.emit('gateChanged', hardware.gate);
+    for (const [part, h] of Object.entries(hardware.health)) g.parts.bus.emit('healthChanged', { part, ...h });
     g.link.start();
-    await waitFor(() => lastState('clean')?.state === 'online', 'online');
+    await waitFor(() => lastState('clean')?.state === 'online', { what: 'online' });
     expect(lastState('clean')).toMatchObject({ state: 'online', session: g.link.session, version: 'test' });
     expect(g.link.session).toBe(1);
 
@@ -56,16 +61,15 @@ describe('R/state', () => {
     await late.endAsync();
 
     // R/status is retained too, with what gateStatus says plus the sync layer's part.
-    await waitFor(() => statuses.get('clean'), 'status');
+    await waitFor(() => statuses.get('clean'), { what: 'status' });
     expect(statuses.get('clean')).toMatchObject({ gate: 'clean', site: SITE, session: 1, outbox: { depth: 0 }, refusals: { total: 0 }, hardware });
 
-    // A change the composition root reports is published soon, not only at the next period.
-    hardware.health.scanner0 = { ok: false, critical: false, detail: 'reconnecting', unhealthySince: 1 };
-    g.link.statusChanged();
-    await waitFor(() => statuses.get('clean')?.hardware?.health.scanner0?.ok === false, 'the changed status');
+    // A change a part tells on the bus is published soon, not only at the next period.
+    g.parts.bus.emit('healthChanged', { part: 'scanner0', ok: false, critical: false, detail: 'reconnecting', unhealthySince: 1 });
+    await waitFor(() => statuses.get('clean')?.hardware?.health.scanner0?.ok === false, { what: 'the changed status' });
 
     await g.close();
-    await waitFor(() => lastState('clean')?.state === 'offline', 'offline');
+    await waitFor(() => lastState('clean')?.state === 'offline', { what: 'offline' });
     expect(lastState('clean')).toMatchObject({ state: 'offline', session: 1 });
   });
 
@@ -74,20 +78,20 @@ describe('R/state', () => {
     const args = ['--data-dir', dir, '--site', SITE, '--gate', 'crashy', '--root', fed.rootSpki(), '--broker', broker.url];
     const first = await spawnGateSim(args);
     const session = Number((await first.waitLine(/^connected (\d+)$/, 'the first connection'))[1]);
-    await waitFor(() => lastState('crashy')?.state === 'online', 'online');
+    await waitFor(() => lastState('crashy')?.state === 'online', { what: 'online' });
     first.proc.kill('SIGKILL');
     await first.exited;
-    await waitFor(() => lastState('crashy')?.state === 'lost', 'lost');
+    await waitFor(() => lastState('crashy')?.state === 'lost', { what: 'lost' });
     expect(lastState('crashy')).toMatchObject({ state: 'lost', session });
 
     const second = await spawnGateSim(args);
     const next = Number((await second.waitLine(/^connected (\d+)$/, 'the second connection'))[1]);
     expect(next).toBeGreaterThan(session); // the counter survived the crash
-    await waitFor(() => lastState('crashy')?.state === 'online', 'online again');
+    await waitFor(() => lastState('crashy')?.state === 'online', { what: 'online again' });
     expect(lastState('crashy')?.session).toBe(next);
     second.proc.kill('SIGTERM');
     expect(await second.exited).toEqual({ code: 0, signal: null });
-    await waitFor(() => lastState('crashy')?.state === 'offline', 'offline');
+    await waitFor(() => lastState('crashy')?.state === 'offline', { what: 'offline' });
   });
 
   it('reference backend: a will from an older session arriving after the new online is stale', async () => {
@@ -98,10 +102,10 @@ describe('R/state', () => {
       await backend.publishRaw(t.state, JSON.stringify({ state: 'online', session: 5, tsMs: 2, version: 'x' }));
       await backend.publishRaw(t.state, JSON.stringify({ state: 'lost', session: 4, tsMs: 1, version: 'x' }));
       await backend.publishRaw(t.status, JSON.stringify({ tsMs: 3, session: 5, version: 'x' })); // a marker behind it
-      await waitFor(() => backend.gateStatus('late-will'), 'the marker');
+      await waitFor(() => backend.gateStatus('late-will'), { what: 'the marker' });
       expect(backend.gateState('late-will')).toMatchObject({ state: 'online', session: 5 });
       await backend.publishRaw(t.state, JSON.stringify({ state: 'offline', session: 5, tsMs: 3, version: 'x' }));
-      await waitFor(() => backend.gateState('late-will')?.state === 'offline', 'the offline of session 5');
+      await waitFor(() => backend.gateState('late-will')?.state === 'offline', { what: 'the offline of session 5' });
       expect(backend.gateState('late-will')).toMatchObject({ state: 'offline', session: 5 });
     } finally {
       await backend.stop();

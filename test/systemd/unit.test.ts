@@ -21,7 +21,7 @@ describe('systemd unit', () => {
     expect(directive('Restart')).toEqual(['always']);
     expect(directive('RestartPreventExitStatus').join(' ').split(/\s+/)).toContain('78');
     // the service's own exit code for a configuration error is that one
-    expect(readFileSync('device/main.ts', 'utf8')).toMatch(/EXIT_CONFIG = 78/);
+    expect(readFileSync('app/main.ts', 'utf8')).toMatch(/EXIT_CONFIG = 78/);
     // the relay-safe pre-start never fails the unit on a bad file (it would hide the 78)
     expect(readFileSync('systemd/relay-safe.sh', 'utf8')).toMatch(/nothing done"; exit 0/);
   });

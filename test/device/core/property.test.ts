@@ -13,11 +13,11 @@ import { isPassgateError } from '../../../device/core/errors.js';
 import { codeArbitrary, decoderProperty, envelopeArbitrary, listPayloadArbitrary } from '../../../scripts/lib/fuzz-properties.js';
 
 const RUNS = 10_000;
-const gate = makeGate();
+const gate = await makeGate();
 afterAll(() => gate.close());
 
 describe('Base45', () => {
-  it('round-trips any bytes', () => {
+  it('round-trips any bytes', async () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
         expect(base45Decode(base45Encode(b))).toEqual(b);
@@ -25,7 +25,7 @@ describe('Base45', () => {
       { numRuns: 2000 },
     );
   });
-  it('matches the RFC 9285 examples', () => {
+  it('matches the RFC 9285 examples', async () => {
     expect(base45Encode(Buffer.from('AB'))).toBe('BB8');
     expect(base45Encode(Buffer.from('Hello!!'))).toBe('%69 VD92EX0');
     expect(base45Encode(Buffer.from('base-45'))).toBe('UJCLQE7W581');
@@ -36,14 +36,14 @@ describe('Base45', () => {
 
 describe(`HP1 decoder under ${RUNS} random and mutated codes`, () => {
   const valid = [gate.code('CN-330000').text, gate.code('CN-110000').text, gate.code('CN-440000').text];
-  it('never throws and never opens', () => {
+  it('never throws and never opens', async () => {
     const ctx = gate.verifier.context();
     fc.assert(decoderProperty(codeArbitrary(valid), (text) => evaluate({ input: 'qr', text }, ctx)), { numRuns: RUNS });
   });
 });
 
 describe(`envelope and list parsers under ${RUNS} inputs`, () => {
-  it('parseEnvelope throws only PassgateError BAD_ENCODING', () => {
+  it('parseEnvelope throws only PassgateError BAD_ENCODING', async () => {
     fc.assert(
       fc.property(envelopeArbitrary(gate.fed.trustEnvelope(2, T0)), (text) => {
         try {
@@ -55,7 +55,7 @@ describe(`envelope and list parsers under ${RUNS} inputs`, () => {
       { numRuns: RUNS },
     );
   });
-  it('parseListPayload accepts only well-formed deltas and chunks, else BAD_ENCODING', () => {
+  it('parseListPayload accepts only well-formed deltas and chunks, else BAD_ENCODING', async () => {
     fc.assert(
       fc.property(listPayloadArbitrary(), (payload) => {
         try {

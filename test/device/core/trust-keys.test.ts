@@ -18,8 +18,8 @@ import { gateStatus } from '../../../device/status.js';
 import type { Federation } from '../../../scripts/lib/federation.js';
 
 let gate: TestGate | undefined;
-afterEach(() => {
-  gate?.close();
+afterEach(async () => {
+  await gate?.close();
   gate = undefined;
 });
 
@@ -74,7 +74,7 @@ function forged(kid: string): string {
 
 describe('defect 2: trust-bundle keys are checked at ingest (§1)', () => {
   it('defect 2: a small-order Ed25519 key is left out and reported; the forged code is UNKNOWN_KEY; the rest applies', async () => {
-    gate = makeGate();
+    gate = await makeGate();
     const fed = gate.fed;
     const bad = entry('EdDSA', edSpki(Buffer.from(SMALL_ORDER[0]!, 'hex')));
     const issuers: IssuerSpec[] = [...fed.issuers.values()].map((i) => ({ id: i.id, name: i.name, keys: [keyEntry(i.key)] }));
@@ -83,17 +83,17 @@ describe('defect 2: trust-bundle keys are checked at ingest (§1)', () => {
     expect(r).toMatchObject({ typ: 'passgate-trust+json', outcome: 'applied', version: 2 });
     expect(r.typ === 'passgate-trust+json' && r.skippedKeys).toEqual([{ owner: 'CN-999999', kid: bad.kid, reason: expect.stringMatching(/small-order/) }]);
 
-    const { decision } = await gate.verifier.present({ input: 'qr', text: forged(bad.kid) });
+    const { decision } = await gate.verifier.verify({ input: 'qr', text: forged(bad.kid) });
     expect(decision).toMatchObject({ result: 'deny', reason: 'UNKNOWN_KEY' });
     for (const id of ['CN-330000', 'CN-110000', 'CN-440000']) {
-      expect((await gate.verifier.present({ input: 'qr', text: gate.code(id).text })).decision, id).toMatchObject({ result: 'open' });
+      expect((await gate.verifier.verify({ input: 'qr', text: gate.code(id).text })).decision, id).toMatchObject({ result: 'open' });
     }
     // A technician sees which key was left out and why (`passgate status`, R/status).
     const status = gateStatus(gate.store, gate.clock);
     expect(status.trust?.keysLeftOut).toEqual([expect.stringMatching(new RegExp(`^CN-999999/${bad.kid}: .*small-order`))]);
   });
 
-  it('defect 2: the eight small-order points, non-canonical encodings and a point with a small-order component are refused', () => {
+  it('defect 2: the eight small-order points, non-canonical encodings and a point with a small-order component are refused', async () => {
     const fed = sharedFederation();
     for (const hex of SMALL_ORDER) expect(ed25519.Point.fromHex(hex).isSmallOrder(), hex).toBe(true);
     const good = generateKey('EdDSA').key;
@@ -108,7 +108,7 @@ describe('defect 2: trust-bundle keys are checked at ingest (§1)', () => {
     expect([...trust.keysByKid.values()].flat().map((k) => k.kid)).toEqual([good.kid]);
   });
 
-  it('defect 2: off-curve and infinity EC points, an SM2 point off its curve and RSA under 2048 bits are left out', () => {
+  it('defect 2: off-curve and infinity EC points, an SM2 point off its curve and RSA under 2048 bits are left out', async () => {
     const fed = sharedFederation();
     const offCurve = Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), Buffer.alloc(31), Buffer.from([1]), Buffer.alloc(31), Buffer.from([2])]);
     // Node takes this as a key and then aborts the process when asked for its details.
@@ -132,8 +132,8 @@ describe('defect 2: trust-bundle keys are checked at ingest (§1)', () => {
     expect(trust.keysByKid.get(good.kid)).toHaveLength(1);
   });
 
-  it('defect 2: at most 4 keys per kid within one format: the rest are left out, and a bad code tries 4', () => {
-    gate = makeGate();
+  it('defect 2: at most 4 keys per kid within one format: the rest are left out, and a bad code tries 4', async () => {
+    gate = await makeGate();
     const fed = gate.fed;
     const sm2 = fed.issuer('CN-440000');
     const issuers: IssuerSpec[] = [
@@ -156,8 +156,8 @@ describe('defect 2: trust-bundle keys are checked at ingest (§1)', () => {
     expect(out.kind === 'decided' && out.decision).toMatchObject({ reason: 'BAD_SIGNATURE', detail: 'signature does not verify with 4 key(s)' });
   });
 
-  it('defect 8: a bundle issuer id of 128 characters applies; 129 is refused', () => {
-    gate = makeGate();
+  it('defect 8: a bundle issuer id of 128 characters applies; 129 is refused', async () => {
+    gate = await makeGate();
     const fed = gate.fed;
     const long = 'M'.repeat(128);
     const issuers = (id: string): IssuerSpec[] => [{ id, name: 'ministry', formats: ['HC1'], keys: [] }, { id: 'CN-330000', name: 'x', keys: [keyEntry(fed.issuer('CN-330000'))] }];
@@ -169,7 +169,7 @@ describe('defect 2: trust-bundle keys are checked at ingest (§1)', () => {
 
 describe('defect 16: SM2 tables are built when trust is compiled', () => {
   it('defect 16: the first decisions with every SM2 key build no table inside the decision', async () => {
-    gate = makeGate();
+    gate = await makeGate();
     const fed = gate.fed;
     const sm2Keys = Array.from({ length: 3 }, () => generateKey('SM2SM3').key);
     const issuers: IssuerSpec[] = sm2Keys.map((key, i) => ({ id: `CN-44000${i}`, name: 'x', keys: [keyEntry(key)] }));

@@ -62,7 +62,7 @@ describe('GateController', () => {
     const r = rig();
     r.gate.boot();
     vi.advanceTimersByTime(1000);
-    expect(r.gate.decision(decision({ pulseMs: 250 }))).toEqual({ kind: 'opened' });
+    expect(r.gate.actOn(decision({ pulseMs: 250 }))).toEqual({ kind: 'opened' });
     vi.advanceTimersByTime(249);
     expect(r.gate.snapshot().phase).toBe('pulse');
     vi.advanceTimersByTime(1);
@@ -80,7 +80,7 @@ describe('GateController', () => {
   it('a passage input ends the wait early', () => {
     const r = rig();
     r.gate.boot();
-    r.gate.decision(decision());
+    r.gate.actOn(decision());
     vi.advanceTimersByTime(1500);
     r.gate.passage();
     expect(r.gate.snapshot().phase).toBe('idle');
@@ -91,7 +91,7 @@ describe('GateController', () => {
   it('guard approval: the override is recorded before the relay moves', () => {
     const r = rig();
     r.gate.boot();
-    const held = r.gate.decision(decision({ result: 'staff', reason: 'STATUS_YELLOW', seq: 7, displayName: '李*' }));
+    const held = r.gate.actOn(decision({ result: 'staff', reason: 'STATUS_YELLOW', seq: 7, displayName: '李*' }));
     expect(held.kind).toBe('held');
     const [hold] = r.gate.holds();
     expect(hold).toMatchObject({ maskedName: '李*', reason: 'STATUS_YELLOW', format: 'HP1', issuer: 'CN-330000', ageMs: 0 });
@@ -108,7 +108,7 @@ describe('GateController', () => {
   it('guard approval whose override cannot be recorded changes nothing, and can be retried', () => {
     const r = rig();
     r.gate.boot();
-    r.gate.decision(decision({ result: 'staff', reason: 'STATUS_YELLOW', seq: 7 }));
+    r.gate.actOn(decision({ result: 'staff', reason: 'STATUS_YELLOW', seq: 7 }));
     const id = r.gate.holds()[0]!.id;
     const before = r.calls.length;
     r.failRecord(true);
@@ -134,7 +134,7 @@ describe('GateController', () => {
     const r = rig();
     r.gate.boot();
     r.failRelay(true);
-    expect(() => r.gate.decision(decision())).not.toThrow();
+    expect(() => r.gate.actOn(decision())).not.toThrow();
     expect(r.gate.health().ok).toBe(false);
     r.failRelay(false);
     vi.advanceTimersByTime(300);
@@ -144,16 +144,16 @@ describe('GateController', () => {
   it('a due deadline is ticked before the next input is handled', () => {
     const r = rig();
     r.gate.boot();
-    r.gate.decision(decision({ seq: 1 }));
+    r.gate.actOn(decision({ seq: 1 }));
     // The timer has not run (time jumped without running it), yet the next input sees the truth.
     vi.setSystemTime(6000);
-    expect(r.gate.decision(decision({ seq: 2 }))).toEqual({ kind: 'opened' });
+    expect(r.gate.actOn(decision({ seq: 2 }))).toEqual({ kind: 'opened' });
   });
 
   it('stop releases the relay and cancels every timer', () => {
     const r = rig();
     r.gate.boot();
-    r.gate.decision(decision());
+    r.gate.actOn(decision());
     r.gate.stop();
     expect(r.relay().at(-1)![1]).toBe('inactive');
     expect(vi.getTimerCount()).toBe(0);
@@ -164,7 +164,7 @@ describe('GateController', () => {
   it('releaseNow bypasses the machine and never throws', () => {
     const r = rig();
     r.gate.boot();
-    r.gate.decision(decision());
+    r.gate.actOn(decision());
     r.gate.releaseNow();
     expect(r.relay().at(-1)![1]).toBe('inactive');
     r.failRelay(true);

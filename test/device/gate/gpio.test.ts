@@ -69,7 +69,7 @@ describe('the relay as the gate port (drivers/gpio Relay)', () => {
 
   it('drives a gate pulse end to end: pin low for exactly pulseMs, then high', async () => {
     const { gpio, gate } = await gateOnRelay(2000);
-    gate.decision(decision({ pulseMs: 400 }));
+    gate.actOn(decision({ pulseMs: 400 }));
     expect(gpio.level(17)).toBe(0);
     vi.advanceTimersByTime(399);
     expect(gpio.level(17)).toBe(0);
@@ -81,7 +81,7 @@ describe('the relay as the gate port (drivers/gpio Relay)', () => {
   it('defect 3: the relay ends a gate pulse by itself, even when the gate machine never gets to', async () => {
     // A controller whose timers never fire: a stalled machine that would leave the relay energised.
     const { gpio, relay, gate } = await gateOnRelay(2000, { set: () => 0, clear: () => {} });
-    gate.decision(decision({ pulseMs: 400 }));
+    gate.actOn(decision({ pulseMs: 400 }));
     expect(relay.energised).toBe(true);
     vi.advanceTimersByTime(400);
     expect(gpio.level(17)).toBe(1);

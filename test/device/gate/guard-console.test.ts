@@ -38,7 +38,7 @@ async function setup(settings: Partial<GateSettings> = {}) {
 
 function hold(over: Parameters<typeof decision>[0] = {}): string {
   const before = new Set(gate.holds().map((h) => h.id));
-  gate.decision(decision({ result: 'staff', reason: 'HOLDER_UNKNOWN', input: 'idcard', format: 'IDCARD', issuer: null, seq: 42, displayName: '王*', ...over }));
+  gate.actOn(decision({ result: 'staff', reason: 'HOLDER_UNKNOWN', input: 'idcard', format: 'IDCARD', issuer: null, seq: 42, displayName: '王*', ...over }));
   return gate.holds().find((h) => !before.has(h.id))!.id;
 }
 
@@ -119,7 +119,7 @@ describe('guard console', () => {
     gate.stop();
     await consoleServer.close();
     await setup({ busy: 'refuse' });
-    gate.decision(decision({ seq: 1 }));
+    gate.actOn(decision({ seq: 1 }));
     const id = hold();
     const res = await post(`/holds/${id}/approve`, { actor: 'guard:wang' });
     expect(res.status).toBe(409);

@@ -1,17 +1,6 @@
 /** Drives the pure gate machine by hand: time is a number the test steps. */
-import {
-  begin,
-  normaliseSettings,
-  step,
-  type DecisionSummary,
-  type Effect,
-  type EventBody,
-  type GateInput,
-  type GateSettings,
-  type GateState,
-  type Level,
-  type Step,
-} from '../../../device/gate/machine.js';
+import { begin, normaliseSettings, step } from '../../../device/gate/machine.js';
+import type { DecisionSummary, Effect, EventBody, GateInput, GateSettings, GateState, Level, Step } from '../../../device/gate/machine.js';
 
 export function decision(over: Partial<DecisionSummary> = {}): DecisionSummary {
   return {

@@ -10,7 +10,7 @@ import {
   lockedLevel,
   normaliseSettings,
   pulseLength,
-  releasedLevel,
+  freeLevel,
   step,
   type FailMode,
   type GateInput,
@@ -329,12 +329,12 @@ describe('fire alarm', () => {
         const before = h.state;
         const s = h.feed({ type: 'alarm', active: true });
         expect(h.phase).toBe('alarm');
-        expect(h.state.relay).toBe(releasedLevel(mode));
+        expect(h.state.relay).toBe(freeLevel(mode));
         // Relay first (if it has to move), then the alarm event.
         const kinds = s.effects.map((e) => (e.kind === 'event' ? `event:${e.event.type}` : e.kind));
         const alarmAt = kinds.indexOf('event:alarm');
         expect(alarmAt).toBeGreaterThanOrEqual(0);
-        if (before.relay !== releasedLevel(mode)) expect(kinds.indexOf('relay')).toBeLessThan(alarmAt);
+        if (before.relay !== freeLevel(mode)) expect(kinds.indexOf('relay')).toBeLessThan(alarmAt);
         expect(s.effects).toContainEqual({ kind: 'indicator', pattern: 'alarm' });
         expect(s.deadline === null || h.state.holds.length > 0).toBe(true);
 
@@ -344,7 +344,7 @@ describe('fire alarm', () => {
         expect(cancelled).toHaveLength(inFlight);
         h.advance(60_000);
         expect(h.phase).toBe('alarm');
-        expect(h.state.relay).toBe(releasedLevel(mode));
+        expect(h.state.relay).toBe(freeLevel(mode));
 
         // Grants during the alarm: the gate is already free, nothing pulses.
         const changes = h.relayChanges().length;
@@ -444,7 +444,7 @@ describe('never a pulse without a grant', () => {
       fc.property(fc.constantFrom<FailMode>('secure', 'safe'), fc.integer({ min: 50, max: 5000 }), fc.array(stepArb, { maxLength: 40 }), (mode, maxPulseMs, steps) => {
         const h = new Harness({ failMode: mode, maxPulseMs });
         const cap = Math.min(maxPulseMs, HARD_MAX_PULSE_MS);
-        const released = releasedLevel(mode);
+        const released = freeLevel(mode);
         let seq = 100;
         let releasedSince: number | null = null;
         for (const st of steps) {

@@ -5,7 +5,8 @@ import { SysfsGpio } from '../../../drivers/gpio/sysfs.js';
 import { Relay } from '../../../drivers/gpio/relay.js';
 import { DigitalInput, openFireAlarmInput } from '../../../drivers/gpio/input.js';
 import { FakeSysfs, PI4_CHIPS, PI5_CHIPS } from './fake-sysfs.js';
-import { waitFor } from '../serial/transports.js';
+import { waitFor } from '../../helpers/wait.js';
+
 
 let fake: FakeSysfs;
 afterEach(() => fake?.dispose());
@@ -85,7 +86,7 @@ describe('SysfsGpio on a fake sysfs tree', () => {
     const changes: boolean[] = [];
     input.on('change', (a) => changes.push(a));
     fake.drive(593, 1);
-    await waitFor(() => changes.length === 1, 1000, 'change');
+    await waitFor(() => changes.length === 1, { what: 'change', timeoutMs: 1000 });
     expect(input.active).toBe(true);
     await expect(gpio.input(22)).rejects.toThrow(/GPIO line 22 is already in use/);
     input.close();
@@ -100,7 +101,7 @@ describe('SysfsGpio on a fake sysfs tree', () => {
     const seen: boolean[] = [];
     alarm.on('change', (a) => seen.push(a));
     fake.drive(575, 1);
-    await waitFor(() => seen.length === 1, 1000, 'alarm');
+    await waitFor(() => seen.length === 1, { what: 'alarm', timeoutMs: 1000 });
     expect(seen).toEqual([true]);
     alarm.close();
   });
@@ -139,7 +140,7 @@ describe('SysfsGpio on a fake sysfs tree', () => {
       alarm.on('change', (a) => seen.push(a));
       fake.exhausted = true;
       fake.drive(575, 1); // the contact opens during the flood
-      await waitFor(() => seen.length === 1, 1000, 'alarm seen while out of descriptors');
+      await waitFor(() => seen.length === 1, { what: 'alarm seen while out of descriptors', timeoutMs: 1000 });
       expect(seen).toEqual([true]);
       expect(fake.refusedOpens).toBe(0); // polling opened nothing
       fake.exhausted = false;

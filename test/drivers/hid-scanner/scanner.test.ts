@@ -4,8 +4,9 @@ import { encodeKeyboardReports } from '../../../drivers/hid-scanner/keyboard.js'
 import { HidScanner } from '../../../drivers/hid-scanner/scanner.js';
 import { SimulatedHidScanner } from '../../../drivers/hid-scanner/simulated.js';
 import { FakeHidTransport, NodeHidTransport } from '../../../drivers/hid-scanner/transport.js';
-import { waitFor } from '../serial/transports.js';
+
 import { accessIsTwoReports, US_WEDGE_HC1 } from './recorded.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const fastBackoff = { initialMs: 5, maxMs: 40, jitter: 0 };
 
@@ -28,11 +29,11 @@ describe('HidScanner on a fake transport', () => {
     // unplug in the middle of a two-report code: the half code becomes one unreadable
     await transport.send([reports[0]!]);
     transport.unplug();
-    await waitFor(() => s.health().state === 'reconnecting', 1000, 'reconnecting');
+    await waitFor(() => s.health().state === 'reconnecting', { what: 'reconnecting', timeoutMs: 1000 });
     expect(scans[1]).toEqual({ input: 'qr', unreadable: 'code not terminated' });
-    await waitFor(() => s.health().counters.openFailures >= 2, 1000, 'failed opens');
+    await waitFor(() => s.health().counters.openFailures >= 2, { what: 'failed opens', timeoutMs: 1000 });
     transport.replug();
-    await waitFor(() => s.health().state === 'connected', 1000, 'connected');
+    await waitFor(() => s.health().state === 'connected', { what: 'connected', timeoutMs: 1000 });
     await transport.send(reports);
     expect(scans).toHaveLength(3);
     expect(s.health().counters).toMatchObject({ scans: 2, unreadable: 1, opens: 2, disconnects: 1 });
@@ -49,7 +50,7 @@ describe('HidScanner on a fake transport', () => {
     await s.start();
     await transport.send(US_WEDGE_HC1);
     await transport.send(encodeKeyboardReports('half', 'us', { enter: false }));
-    await waitFor(() => scans.length === 2, 1000, 'idle flush');
+    await waitFor(() => scans.length === 2, { what: 'idle flush', timeoutMs: 1000 });
     expect(scans).toEqual([{ input: 'qr', text: 'HC1:6B' }, { input: 'qr', unreadable: 'code not terminated' }]);
     await s.stop();
   });
@@ -75,7 +76,7 @@ describe('NodeHidTransport', () => {
     });
     const s = new HidScanner({ transport, vendorId: 0x0c2e, productId: 0x0b8f, mode: 'hidpos', backoff: fastBackoff, logger });
     await s.start();
-    await waitFor(() => s.health().counters.openFailures >= 3, 1000, 'retries');
+    await waitFor(() => s.health().counters.openFailures >= 3, { what: 'retries', timeoutMs: 1000 });
     expect(s.health().state).toBe('reconnecting');
     expect(s.health().lastError).toContain('libusb-1.0.so.0');
     expect(errors).toHaveLength(1);

@@ -8,7 +8,8 @@ import { commandFrame } from '../../../drivers/idcard/frame.js';
 import { FakeSamReader } from '../../../drivers/idcard/fake-reader.js';
 import { IdCardReader, type IdCardReaderOptions } from '../../../drivers/idcard/reader.js';
 import { SimulatedIdCardReader } from '../../../drivers/idcard/simulated.js';
-import { createTransport, TRANSPORT_KINDS, waitFor, type SerialTransport } from '../serial/transports.js';
+import { createTransport, TRANSPORT_KINDS, type SerialTransport } from '../serial/transports.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const CARD = { name: '张三丰', idNumber: '11010519491231002X' };
 const OTHER = { name: '李四', idNumber: '440524188001010014' };
@@ -29,7 +30,7 @@ async function removeAndWait(fake: FakeSamReader, polls = 4): Promise<void> {
   fake.remove();
   const finds = (): number => fake.requests.filter((r) => r === 'find').length;
   const start = finds();
-  await waitFor(() => finds() >= start + polls, 3000, 'empty polls');
+  await waitFor(() => finds() >= start + polls, { what: 'empty polls', timeoutMs: 3000 });
 }
 
 describe.each(TRANSPORT_KINDS)('IdCardReader over %s', (kind) => {
@@ -50,7 +51,7 @@ describe.each(TRANSPORT_KINDS)('IdCardReader over %s', (kind) => {
     });
     reader.on('scan', (s) => scans.push(s));
     await reader.start();
-    await waitFor(() => reader.health().state === 'connected', 3000, 'connected');
+    await waitFor(() => reader.health().state === 'connected', { what: 'connected', timeoutMs: 3000 });
   };
 
   beforeEach(async () => {
@@ -74,13 +75,13 @@ describe.each(TRANSPORT_KINDS)('IdCardReader over %s', (kind) => {
 
   it('writes status, then find/select/read byte for byte, and emits one scan per presentation', async () => {
     await make();
-    await waitFor(() => fake.requests.filter((r) => r === 'find').length >= 3, 3000, 'polling');
+    await waitFor(() => fake.requests.filter((r) => r === 'find').length >= 3, { what: 'polling', timeoutMs: 3000 });
     fake.present(CARD);
-    await waitFor(() => scans.length === 1, 3000, 'first scan');
+    await waitFor(() => scans.length === 1, { what: 'first scan', timeoutMs: 3000 });
     expect(scans[0]).toEqual({ input: 'idcard', idNumber: '11010519491231002X', maskedName: '张**' });
     // the card stays: many more polls, still one scan
     const finds = fake.requests.filter((r) => r === 'find').length;
-    await waitFor(() => fake.requests.filter((r) => r === 'find').length >= finds + 5, 3000, 'more polls');
+    await waitFor(() => fake.requests.filter((r) => r === 'find').length >= finds + 5, { what: 'more polls', timeoutMs: 3000 });
     expect(scans).toHaveLength(1);
     // host bytes: status check first, then finds, then one select and one read
     const wire = t.written();
@@ -94,7 +95,7 @@ describe.each(TRANSPORT_KINDS)('IdCardReader over %s', (kind) => {
     // removed, then presented again: a second scan
     await removeAndWait(fake);
     fake.present(OTHER);
-    await waitFor(() => scans.length === 2, 3000, 'second scan');
+    await waitFor(() => scans.length === 2, { what: 'second scan', timeoutMs: 3000 });
     expect(scans[1]).toEqual({ input: 'idcard', idNumber: '440524188001010014', maskedName: '李*' });
     expect(reader.health().counters).toMatchObject({ scans: 2, unreadable: 0, timeouts: 0, badFrames: 0 });
   });
@@ -103,7 +104,7 @@ describe.each(TRANSPORT_KINDS)('IdCardReader over %s', (kind) => {
     await make();
     fake.faults = { noiseBytes: 37, splitChunks: 9, splitPauseMs: 0, badChecksums: 2 };
     fake.present(CARD);
-    await waitFor(() => scans.length === 1, 5000, 'scan through faults');
+    await waitFor(() => scans.length === 1, { what: 'scan through faults', timeoutMs: 5000 });
     expect(scans[0]).toMatchObject({ idNumber: '11010519491231002X' });
     const c = reader.health().counters;
     expect(c.badFrames).toBeGreaterThanOrEqual(1);
@@ -116,14 +117,14 @@ describe.each(TRANSPORT_KINDS)('IdCardReader over %s', (kind) => {
     await make({ readAttempts: 3 });
     fake.faults = { readFailures: 10 };
     fake.present(CARD);
-    await waitFor(() => scans.length === 1, 3000, 'unreadable');
+    await waitFor(() => scans.length === 1, { what: 'unreadable', timeoutMs: 3000 });
     expect(scans[0]).toEqual({ input: 'idcard', unreadable: 'card read failed (SW3 0x41 READ_FAILED)' });
     await sleep(60);
     expect(scans).toHaveLength(1); // not one per poll
     fake.faults = {};
     await removeAndWait(fake);
     fake.present({ ...OTHER, typeMark: 'I' });
-    await waitFor(() => scans.length === 2, 3000, 'foreigner card');
+    await waitFor(() => scans.length === 2, { what: 'foreigner card', timeoutMs: 3000 });
     expect(scans[1]).toEqual({ input: 'idcard', unreadable: 'unsupported card type (foreigner permanent residence card)' });
     expect(reader.health().counters.readFailures).toBe(3);
   });
@@ -131,25 +132,25 @@ describe.each(TRANSPORT_KINDS)('IdCardReader over %s', (kind) => {
   it('times out each command, reopens the port after N consecutive timeouts, and recovers', async () => {
     await make({ reopenAfterTimeouts: 2, timeouts: { find: 40, select: 40, read: 100, status: 40 } });
     fake.faults = { silent: true };
-    await waitFor(() => reader.health().counters.reopens >= 1, 3000, 'reopen');
+    await waitFor(() => reader.health().counters.reopens >= 1, { what: 'reopen', timeoutMs: 3000 });
     expect(reader.health().counters.timeouts).toBeGreaterThanOrEqual(2);
     expect(reader.health().lastError).toMatch(/no reply to (find|samStatus) within 40 ms/);
     fake.faults = {};
     fake.present(CARD);
-    await waitFor(() => scans.length === 1, 3000, 'scan after recovery');
+    await waitFor(() => scans.length === 1, { what: 'scan after recovery', timeoutMs: 3000 });
     expect(reader.health().state).toBe('connected');
   });
 
   it('reconnects after an unplug and reads again', async () => {
     await make();
     fake.present(CARD);
-    await waitFor(() => scans.length === 1, 3000, 'scan');
+    await waitFor(() => scans.length === 1, { what: 'scan', timeoutMs: 3000 });
     await t.unplug();
-    await waitFor(() => reader.health().state === 'reconnecting', 3000, 'reconnecting');
+    await waitFor(() => reader.health().state === 'reconnecting', { what: 'reconnecting', timeoutMs: 3000 });
     await t.replug();
-    await waitFor(() => reader.health().state === 'connected', 3000, 'connected');
+    await waitFor(() => reader.health().state === 'connected', { what: 'connected', timeoutMs: 3000 });
     // a new connection is a new presentation (repeatHoldMs is 0 here)
-    await waitFor(() => scans.length === 2, 3000, 'scan after replug');
+    await waitFor(() => scans.length === 2, { what: 'scan after replug', timeoutMs: 3000 });
     expect(reader.health().counters.disconnects).toBe(1);
   });
 });
@@ -161,13 +162,13 @@ describe('IdCardReader repeat hold', () => {
     sim.on('scan', (s) => scans.push(s));
     await sim.start();
     sim.present(CARD);
-    await waitFor(() => scans.length === 1, 2000, 'scan');
+    await waitFor(() => scans.length === 1, { what: 'scan', timeoutMs: 2000 });
     await removeAndWait(sim.fake);
     sim.present(CARD);
-    await waitFor(() => sim.health().counters.suppressedRepeats === 1, 2000, 'suppressed');
+    await waitFor(() => sim.health().counters.suppressedRepeats === 1, { what: 'suppressed', timeoutMs: 2000 });
     await removeAndWait(sim.fake);
     sim.present(OTHER);
-    await waitFor(() => scans.length === 2, 2000, 'other card');
+    await waitFor(() => scans.length === 2, { what: 'other card', timeoutMs: 2000 });
     await sim.stop();
   });
 });
@@ -180,7 +181,7 @@ describe('SimulatedIdCardReader', () => {
     await sim.start();
     expect(sim.health().state).toBe('connected');
     sim.present(CARD);
-    await waitFor(() => scans.length === 1, 2000, 'scan');
+    await waitFor(() => scans.length === 1, { what: 'scan', timeoutMs: 2000 });
     expect(scans[0]).toEqual({ input: 'idcard', idNumber: CARD.idNumber, maskedName: '张**' });
     await sim.stop();
     expect(sim.health().state).toBe('stopped');

@@ -7,7 +7,8 @@ import type { Presented } from '../../../device/core/types.js';
 import { SerialScanner } from '../../../drivers/serial-scanner/scanner.js';
 import { SimulatedScanner } from '../../../drivers/serial-scanner/simulated.js';
 import type { DriverState } from '../../../drivers/types.js';
-import { createTransport, TRANSPORT_KINDS, waitFor, type SerialTransport } from '../serial/transports.js';
+import { createTransport, TRANSPORT_KINDS, type SerialTransport } from '../serial/transports.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const fastBackoff = { initialMs: 10, maxMs: 80, jitter: 0 };
 
@@ -25,7 +26,7 @@ describe.each(TRANSPORT_KINDS)('SerialScanner over %s', (kind) => {
     scanner.on('scan', (s) => scans.push(s));
     scanner.on('state', (s) => states.push(s));
     await scanner.start();
-    await waitFor(() => scanner.health().state === 'connected', 3000, 'connected');
+    await waitFor(() => scanner.health().state === 'connected', { what: 'connected', timeoutMs: 3000 });
     states.length = 0;
   });
 
@@ -38,7 +39,7 @@ describe.each(TRANSPORT_KINDS)('SerialScanner over %s', (kind) => {
     await t.device.write(Buffer.from(']Q1HC1:6BFOXN'));
     await t.device.write(Buffer.from('*TS0BI$ZD\r'));
     await t.device.write(Buffer.from('\nsecond\n]Q2third\r\n'));
-    await waitFor(() => scans.length >= 3, 3000, 'three scans');
+    await waitFor(() => scans.length >= 3, { what: 'three scans', timeoutMs: 3000 });
     expect(scans).toEqual([
       { input: 'qr', text: 'HC1:6BFOXN*TS0BI$ZD' },
       { input: 'qr', text: 'second' },
@@ -52,7 +53,7 @@ describe.each(TRANSPORT_KINDS)('SerialScanner over %s', (kind) => {
     await t.device.write(Buffer.alloc(6000, 0x41));
     await t.device.write(Buffer.alloc(3000, 0x42));
     await t.device.write(Buffer.from('\r\n]Q1ok\r\n'));
-    await waitFor(() => scans.length >= 3, 3000, 'three scans');
+    await waitFor(() => scans.length >= 3, { what: 'three scans', timeoutMs: 3000 });
     expect(scans).toEqual([
       { input: 'qr', unreadable: 'not valid UTF-8' },
       { input: 'qr', unreadable: 'line over 4096 bytes' },
@@ -63,13 +64,13 @@ describe.each(TRANSPORT_KINDS)('SerialScanner over %s', (kind) => {
 
   it('reconnects by itself after an unplug, with backoff while the device is gone', async () => {
     await t.unplug();
-    await waitFor(() => scanner.health().state === 'reconnecting', 3000, 'reconnecting');
-    await waitFor(() => scanner.health().counters.openFailures >= 2, 3000, 'failed reopen attempts');
+    await waitFor(() => scanner.health().state === 'reconnecting', { what: 'reconnecting', timeoutMs: 3000 });
+    await waitFor(() => scanner.health().counters.openFailures >= 2, { what: 'failed reopen attempts', timeoutMs: 3000 });
     expect(scanner.health().lastError).toBeTruthy();
     await t.replug();
-    await waitFor(() => scanner.health().state === 'connected', 3000, 'connected again');
+    await waitFor(() => scanner.health().state === 'connected', { what: 'connected again', timeoutMs: 3000 });
     await t.device.write(Buffer.from('after\r\n'));
-    await waitFor(() => scans.length >= 1, 3000, 'scan after replug');
+    await waitFor(() => scans.length >= 1, { what: 'scan after replug', timeoutMs: 3000 });
     expect(scans).toEqual([{ input: 'qr', text: 'after' }]);
     const h = scanner.health();
     expect(h.counters.disconnects).toBe(1);
@@ -81,9 +82,9 @@ describe.each(TRANSPORT_KINDS)('SerialScanner over %s', (kind) => {
     await scanner.stop();
     expect(scanner.health().state).toBe('stopped');
     await scanner.start();
-    await waitFor(() => scanner.health().state === 'connected', 3000, 'connected');
+    await waitFor(() => scanner.health().state === 'connected', { what: 'connected', timeoutMs: 3000 });
     await t.device.write(Buffer.from('x\n'));
-    await waitFor(() => scans.length === 1, 3000, 'scan');
+    await waitFor(() => scans.length === 1, { what: 'scan', timeoutMs: 3000 });
   });
 });
 
@@ -100,7 +101,7 @@ describe('SerialScanner without a device', () => {
     const logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (_o: object, m: string) => void warnings.push(m) };
     const s = new SerialScanner({ binding, path: '/dev/serial/by-id/usb-x', backoff: fastBackoff, logger });
     await s.start();
-    await waitFor(() => s.health().counters.openFailures >= 3, 3000, 'retries');
+    await waitFor(() => s.health().counters.openFailures >= 3, { what: 'retries', timeoutMs: 3000 });
     expect(s.health().state).toBe('reconnecting');
     expect(s.health().lastError).toContain('ENOENT');
     expect(warnings).toEqual(['serial port open failed; retrying with backoff']); // once per streak, then debug
@@ -129,7 +130,7 @@ describe('SerialScanner without a device', () => {
     await s.stop();
     await s.start();
     await first;
-    await waitFor(() => s.health().state === 'connected', 2000, 'connected');
+    await waitFor(() => s.health().state === 'connected', { what: 'connected', timeoutMs: 2000 });
     await new Promise((r) => setTimeout(r, 60));
     expect(opened.filter((p) => p.isOpen)).toHaveLength(1);
     await s.stop();
@@ -152,7 +153,7 @@ describe('SerialScanner without a device', () => {
     await sim.start();
     await sim.present('one');
     await sim.present('two');
-    await waitFor(() => got.length === 2, 2000, 'scans');
+    await waitFor(() => got.length === 2, { what: 'scans', timeoutMs: 2000 });
     await sim.stop();
   });
 });
@@ -165,13 +166,13 @@ describe('SimulatedScanner', () => {
     await sim.start();
     expect(sim.health().state).toBe('connected');
     await sim.present('HC1:ABC');
-    await waitFor(() => got.length === 1, 2000, 'scan');
+    await waitFor(() => got.length === 1, { what: 'scan', timeoutMs: 2000 });
     sim.unplug();
-    await waitFor(() => sim.health().state === 'reconnecting', 2000, 'reconnecting');
+    await waitFor(() => sim.health().state === 'reconnecting', { what: 'reconnecting', timeoutMs: 2000 });
     sim.replug();
-    await waitFor(() => sim.health().state === 'connected', 2000, 'connected');
+    await waitFor(() => sim.health().state === 'connected', { what: 'connected', timeoutMs: 2000 });
     await sim.presentRaw(Buffer.from(']C0123\r\n'));
-    await waitFor(() => got.length === 2, 2000, 'second scan');
+    await waitFor(() => got.length === 2, { what: 'second scan', timeoutMs: 2000 });
     expect(got).toEqual([
       [{ input: 'qr', text: 'HC1:ABC' }, ']Q1'],
       [{ input: 'qr', unreadable: 'symbology ]C0 not accepted' }, ']C0'],

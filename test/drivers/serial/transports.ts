@@ -153,12 +153,3 @@ async function createPtyTransport(): Promise<SerialTransport> {
     },
   };
 }
-
-/** Resolves when `predicate` holds, polling every few ms; rejects after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
