@@ -11,8 +11,11 @@ import type { GateEvent } from './events.js';
 export type DocumentKind = 'trust' | 'policy' | 'tokens' | 'holders';
 
 export interface BusEvents {
-  /** An event was committed to the outbox under `seq` (the uplink publishes it at once). */
-  eventRecorded: { seq: number; event: GateEvent };
+  /**
+   * An event was committed to the outbox under `seq` (the uplink publishes it at once). A decision's
+   * `displayName` (§2-masked) rides along for the guard's screen only: it is never recorded.
+   */
+  eventRecorded: { seq: number; event: GateEvent; displayName?: string | null };
   /** The gate state machine moved (phase, holds, alarm, relay): console and R/status follow it. */
   gateChanged: { phase: string; relay: 'active' | 'inactive'; holds: number; alarm: boolean };
   /** Signed documents or lists were applied: the verifier reloads, status is republished. */
@@ -21,6 +24,8 @@ export interface BusEvents {
   healthChanged: { part: string; ok: boolean; detail?: string };
   /** The outbox shrank because an ack covered events (depth after). */
   eventsAcked: { upTo: number; depth: number };
+  /** A guard signed in to the console (`kiosk`: the gate's own screen). */
+  guardSignIn: { guard: string; kiosk: boolean };
 }
 
 export type BusEvent = keyof BusEvents;

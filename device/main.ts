@@ -20,7 +20,7 @@ import { DB_FILE, GateStore } from './store/store.js';
 import { SystemClock } from './clock.js';
 import { NO_LOOKUP, Verifier } from './verifier.js';
 import { PassgateError, isPassgateError } from './core/errors.js';
-import { GateService, type DigitalInputPort, type GateServiceOptions, type HealthReport, type LinkPort, type ScanSource } from './service.js';
+import { GateService, type DigitalInputPort, type GateServiceOptions, type GuardConsoleSettings, type HealthReport, type LinkPort, type ScanSource } from './service.js';
 import type { IndicatorPort, RelayPort } from './gate/controller.js';
 import { LineRelay, indicatorPort, inputPort } from './gate/gpio.js';
 import { loadSystemSerialBinding } from '../drivers/serial/binding.js';
@@ -284,7 +284,35 @@ export function serviceOptions(
     link: link ? linkPort(link) : undefined,
     log: parts.log,
     gate: { ...config.gate, failMode: config.gpio.failMode, passageSensor: config.gpio.passage !== undefined },
-    guardConsole: config.guardConsole.enabled ? { host: config.guardConsole.host, port: config.guardConsole.port } : undefined,
+    guardConsole: config.guardConsole.enabled ? guardConsoleSettings(config) : undefined,
+  };
+}
+
+/** The console's settings, with the TLS files and the kiosk token read (a file that cannot be read refuses the start). */
+export function guardConsoleSettings(config: Config): GuardConsoleSettings {
+  const c = config.guardConsole;
+  const read = (what: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new PassgateError('BAD_CONFIG', `guardConsole: cannot read the ${what} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  let kiosk: GuardConsoleSettings['kiosk'] = null;
+  if (c.kiosk) {
+    const token = read('kiosk token file', c.kiosk.tokenFile).toString('utf8').split(/\r?\n/)[0]!.trim();
+    if (!/^[A-Za-z0-9_-]{32,128}$/.test(token)) throw new PassgateError('BAD_CONFIG', `guardConsole: the kiosk token in ${c.kiosk.tokenFile} must be 32–128 of A-Z a-z 0-9 _ -`);
+    kiosk = { guard: c.kiosk.guard, token };
+  }
+  return {
+    host: c.host,
+    port: c.port,
+    allowedHosts: c.allowedHosts,
+    ...(c.tls ? { tls: { cert: read('TLS certificate', c.tls.cert), key: read('TLS key', c.tls.key) } } : {}),
+    idleMinutes: c.idleMinutes,
+    maxConnections: c.maxConnections,
+    kiosk,
+    dataDir: config.dataDir,
   };
 }
 

@@ -19,7 +19,8 @@ import type { Verifier } from './verifier.js';
 import { baseEvent } from './events.js';
 import { gateStatus } from './status.js';
 import { GateController, type IndicatorPort, type RelayPort, type TimerPort } from './gate/controller.js';
-import { startGuardConsole, type GuardConsole } from './gate/guard-console.js';
+import { startGuardConsole, type ConsoleGate, type ConsoleStatus, type GuardConsole } from './gate/guard-console.js';
+import { EventBus } from './bus.js';
 import type { EventBody, GateSettings, Outcome } from './gate/machine.js';
 
 /** How a part reports health: the drivers' DriverHealth (`state`) or a plain `{ ok }`. */
@@ -73,12 +74,27 @@ export interface GateServiceOptions {
   log: ServiceLogger;
   gate?: Partial<GateSettings>;
   /** Absent: no console. */
-  guardConsole?: { host: string; port: number };
+  guardConsole?: GuardConsoleSettings;
+  /** The gate's event bus; the service makes its own when none is given. */
+  bus?: EventBus;
   timers?: TimerPort;
   /** Monotonic ms; default clock.monoMs(). */
   now?: () => number;
   /** A non-critical part unhealthy longer than this stops the watchdog (systemd then restarts us). Default 60 s. */
   watchdogGraceMs?: number;
+}
+
+/** The console as the service starts it (main reads the files: TLS and kiosk token arrive as contents). */
+export interface GuardConsoleSettings {
+  host: string;
+  port: number;
+  allowedHosts?: string[];
+  tls?: { cert: Buffer | string; key: Buffer | string };
+  idleMinutes?: number;
+  maxConnections?: number;
+  kiosk?: { guard: string; token: string } | null;
+  /** Named in the "create a guard account" hint. */
+  dataDir?: string;
 }
 
 export interface PartHealth {
@@ -99,10 +115,13 @@ export class GateService {
   private readonly unhealthySince = new Map<string, number>();
   private readonly now: () => number;
   private inFlight = 0;
+  readonly bus: EventBus;
+  private issuerNames: { version: number; names: Record<string, string>; expiresAtMs: number | null } | null = null;
 
   constructor(private readonly o: GateServiceOptions) {
     this.log = child(o.log, 'service');
     this.now = o.now ?? (() => o.clock.monoMs());
+    this.bus = o.bus ?? new EventBus(this.log);
     // The gate's start state: the relay goes to its safe level here, before anything else runs.
     this.gate = new GateController({
       settings: o.gate,
@@ -112,6 +131,7 @@ export class GateService {
       now: this.now,
       timers: o.timers,
       log: child(o.log, 'gate'),
+      changed: (snapshot) => this.bus.emit('gateChanged', snapshot),
     });
   }
 
@@ -164,10 +184,24 @@ export class GateService {
     );
 
     if (this.o.guardConsole) {
-      const { host, port } = this.o.guardConsole;
-      if (!isLoopback(host)) this.log.warn({ host, port }, 'guard console listens beyond loopback: anyone who reaches it can open the gate');
+      const c = this.o.guardConsole;
+      const { host, port } = c;
+      if (!isLoopback(host) && !c.tls) this.log.warn({ host, port }, 'guard console listens beyond loopback without TLS: passwords and sessions cross the network in clear');
       try {
-        this.console = await startGuardConsole({ host, port, gate: this.gate, log: child(this.o.log, 'guard') });
+        this.console = await startGuardConsole({
+          host,
+          port,
+          gate: this.consoleGate(),
+          accounts: this.o.store,
+          dataDir: c.dataDir ?? '/var/lib/passgate',
+          ...(c.allowedHosts ? { allowedHosts: c.allowedHosts } : {}),
+          ...(c.tls ? { tls: c.tls } : {}),
+          ...(c.idleMinutes ? { idleMinutes: c.idleMinutes } : {}),
+          ...(c.maxConnections ? { maxConnections: c.maxConnections } : {}),
+          kiosk: c.kiosk ?? null,
+          bus: this.bus,
+          log: child(this.o.log, 'guard'),
+        });
       } catch (err) {
         this.log.error({ err, host, port }, 'guard console could not start');
       }
@@ -221,8 +255,79 @@ export class GateService {
   }
 
   /** Where the guard console listens (null when it does not). */
-  guardConsoleAddress(): { host: string; port: number } | null {
-    return this.console ? { host: this.console.host, port: this.console.port } : null;
+  guardConsoleAddress(): { host: string; port: number; url: string } | null {
+    return this.console ? { host: this.console.host, port: this.console.port, url: this.console.url } : null;
+  }
+
+  /** The console's connection counters (bench, metrics); null without a console. */
+  guardConsoleStats() {
+    return this.console?.stats() ?? null;
+  }
+
+  /**
+   * A guard opens the gate by hand: the `override` event (with the guard and the reason) is
+   * committed first; only then is the gate asked to pulse. Refused before recording when the gate
+   * cannot open now.
+   */
+  manualOpen(actor: string, note: string) {
+    const phase = this.gate.snapshot().phase;
+    if (!this.running || phase === 'start' || phase === 'stopped') return { ok: false as const, error: 'NOT_RUNNING' as const };
+    if (phase !== 'idle' && phase !== 'alarm' && this.gate.settings.busy !== 'queue') return { ok: false as const, error: 'BUSY' as const };
+    let seq: number;
+    try {
+      seq = this.record({ type: 'override', ref: null, result: 'open', reason: 'GUARD_APPROVED', manual: true, actor, note });
+    } catch (err) {
+      this.log.error({ err }, 'could not record a manual open: the gate stays shut');
+      return { ok: false as const, error: 'NOT_RECORDED' as const };
+    }
+    const outcome = this.gate.command(seq, this.o.verifier.currentPolicy().pulseMs);
+    if (outcome.kind === 'refused') return { ok: false as const, error: outcome.why };
+    return { ok: true as const, outcome, seq };
+  }
+
+  private consoleGate(): ConsoleGate {
+    return {
+      holds: () => this.gate.holds(),
+      decide: (id, decision, actor, note) => this.gate.decide(id, decision, actor, note),
+      manualOpen: (actor, note) => this.manualOpen(actor, note),
+      status: () => this.consoleStatus(),
+    };
+  }
+
+  /** The console's status view, from cheap reads only (no count(*) over the lists). */
+  consoleStatus(): ConsoleStatus {
+    const store = this.o.store;
+    const trustVersion = store.documentVersion('trust');
+    if (trustVersion !== null && this.issuerNames?.version !== trustVersion) {
+      const b = store.document('trust')?.payload as { expiresAt?: number; issuers?: { id: string; name: string }[] } | undefined;
+      this.issuerNames = {
+        version: trustVersion,
+        names: Object.fromEntries((b?.issuers ?? []).map((i) => [i.id, i.name])),
+        expiresAtMs: typeof b?.expiresAt === 'number' ? b.expiresAt * 1000 : null,
+      };
+    }
+    const trust = trustVersion === null ? null : store.document('trust');
+    const policyDoc = store.document('policy');
+    const policy = this.o.verifier.currentPolicy();
+    const bounds = store.outboxBounds();
+    const identity = store.identity();
+    const snap = this.gate.snapshot();
+    const h = this.health();
+    const link = h.parts.link;
+    return {
+      site: identity?.site ?? null,
+      gate: identity?.gate ?? null,
+      nowMs: this.o.clock.nowMs(),
+      clockTrusted: this.o.clock.trusted(),
+      trust: trust ? { version: trust.version, updatedAtMs: trust.updatedAtMs, expiresAtMs: this.issuerNames?.expiresAtMs ?? null, issuers: this.issuerNames?.names ?? {} } : null,
+      policy: { version: policyDoc?.version ?? 0, updatedAtMs: policyDoc?.updatedAtMs ?? null, listMaxAgeSeconds: policy.listMaxAgeSeconds },
+      lists: { tokens: store.meta('tokens'), holders: store.meta('holders') },
+      outbox: { depth: bounds.firstSeq === null ? 0 : bounds.lastSeq - bounds.firstSeq + 1, oldestTsMs: bounds.oldestTsMs },
+      broker: link === undefined ? null : link.detail === 'connected' ? 'connected' : 'offline',
+      relay: snap.relay,
+      alarm: snap.alarm,
+      parts: Object.entries(h.parts).map(([name, p]) => ({ name, ok: p.ok, ...(p.detail ? { detail: p.detail } : {}) })),
+    };
   }
 
   /** Health of every part; `watchdogOk` is what main's sd_notify WATCHDOG=1 depends on. */
@@ -263,6 +368,7 @@ export class GateService {
       // present() commits the decision's event before it returns: only then may the gate act on it.
       const verdict = await this.o.verifier.present(scan);
       const d = verdict.decision;
+      if (verdict.seq !== null && verdict.event) this.bus.emit('eventRecorded', { seq: verdict.seq, event: verdict.event, displayName: d.displayName });
       if (!this.running) {
         this.log.warn({ source, seq: verdict.seq, result: d.result }, 'decision arrived after stop: not acted on');
         return;
@@ -297,7 +403,9 @@ export class GateService {
 
   private record(body: EventBody): number {
     const event = { ...baseEvent(body.type, this.o.clock), ...body };
-    return this.o.store.recordEvent(event, event.tsMs);
+    const seq = this.o.store.recordEvent(event, event.tsMs);
+    this.bus.emit('eventRecorded', { seq, event });
+    return seq;
   }
 
   private safely(what: string, fn: () => void): void {

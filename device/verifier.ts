@@ -8,7 +8,7 @@ import type { Decision, Policy, Presented } from './core/types.js';
 import type { Trust } from './core/trust.js';
 import type { GateStore } from './store/store.js';
 import { loadPolicy, loadTrust } from './documents.js';
-import { decisionEvent, type Versions } from './events.js';
+import { decisionEvent, type GateEvent, type Versions } from './events.js';
 import { ModeOverrides } from './modes.js';
 
 /** Asks the backend about a holder (§7); resolves null when no answer comes in time. */
@@ -24,6 +24,8 @@ export interface Verdict {
   /** The outbox seq of its event; null on a dry run or when it could not be recorded. */
   seq: number | null;
   latencyUs: number;
+  /** The event as recorded (absent on a dry run or when it could not be recorded). */
+  event?: GateEvent;
 }
 
 export interface Logger {
@@ -73,7 +75,7 @@ export class Verifier {
       const event = decisionEvent(decision, this.clock, this.versions(), latencyUs);
       const opened = decision.result === 'open' ? decision.handle : null;
       const seq = this.store.recordEvent(event, event.tsMs, opened);
-      return { decision, seq, latencyUs };
+      return { decision, seq, latencyUs, event };
     } catch (e) {
       // Not recorded means not opened: an open that leaves no trace is worse than a held commuter.
       this.log.error({ err: e, reason: decision.reason }, 'could not record the decision');

@@ -4,9 +4,12 @@
  * external checks drive them — so change them only compatibly.
  */
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { GateStore } from '../device/store/store.js';
+import { DB_FILE, GateStore } from '../device/store/store.js';
+import { checkGuardName, checkPassword, hashPassword } from '../device/gate/guard-accounts.js';
+import { readPassword } from './lib/password-input.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { takeCommand } from '../device/commands.js';
 import { Verifier, type Verdict } from '../device/verifier.js';
@@ -139,6 +142,52 @@ program
     }
     if (missed > 0) process.exitCode = 1;
   });
+
+// --- guard accounts (the console's sign-in) -----------------------------------------------------------
+
+const guard = program.command('guard').description("the guard console's accounts, kept in the data directory");
+
+guard
+  .command('add')
+  .description('add a guard (or set a new password); the password is read from stdin, or prompted without echo on a terminal')
+  .addOption(dataDir())
+  .argument('<name>', 'account name: 1–32 of a-z 0-9 . _ -')
+  .action(async (name: string, o: { dataDir: string }) => {
+    const bad = checkGuardName(name);
+    if (bad) fail('BAD_CONFIG', bad);
+    const password = await readPassword();
+    const weak = checkPassword(password);
+    if (weak) fail('BAD_CONFIG', weak);
+    const hash = await hashPassword(password);
+    const added = withInitialisedStore(o.dataDir, (store) => store.saveGuard(name, hash, Date.now()));
+    console.log(added ? `guard ${name} added` : `guard ${name}: password changed`);
+  });
+
+guard
+  .command('remove')
+  .description('remove a guard (signed-in sessions end at the next request)')
+  .addOption(dataDir())
+  .argument('<name>')
+  .action((name: string, o: { dataDir: string }) => {
+    const removed = withInitialisedStore(o.dataDir, (store) => store.removeGuard(name));
+    if (!removed) fail('BAD_CONFIG', `no guard named ${name}`);
+    console.log(`guard ${name} removed`);
+  });
+
+guard
+  .command('list')
+  .description('the guard accounts, one per line (name and when it was added)')
+  .addOption(dataDir())
+  .action((o: { dataDir: string }) => {
+    const guards = withInitialisedStore(o.dataDir, (store) => store.guards());
+    if (guards.length === 0) console.error('no guard account: the console allows nothing until `passgate guard add` creates one');
+    for (const g of guards) console.log(`${g.name}\t${new Date(g.createdAtMs).toISOString()}`);
+  });
+
+function withInitialisedStore<T>(dir: string, fn: (s: GateStore) => T): T {
+  if (!existsSync(join(dir, DB_FILE))) fail('NOT_INITIALISED', `${dir} holds no gate store: run passgate init first`);
+  return withStore(dir, fn);
+}
 
 function presentedOf(input: 'qr' | 'idcard', text: string): Presented {
   return input === 'qr' ? { input, text } : { input, idNumber: text };

@@ -66,6 +66,8 @@ export interface GateControllerOptions {
   now: () => number;
   timers?: TimerPort;
   log?: ControllerLogger;
+  /** Told after a step that moved the phase, the relay, the alarm or the holds (the service puts it on the bus). */
+  changed?: (snapshot: { phase: string; relay: Level; holds: number; alarm: boolean }) => void;
   /** Hold ids; random by default so a stale guard page cannot approve someone else after a restart. */
   newHoldId?: () => string;
 }
@@ -82,7 +84,7 @@ export type GuardResult = { ok: true; outcome: Outcome; seq: number | null } | {
 /** What the guard console needs from the gate. */
 export interface GuardPort {
   holds(): HoldView[];
-  decide(holdId: string, decision: 'approve' | 'deny', actor: string): GuardResult;
+  decide(holdId: string, decision: 'approve' | 'deny', actor: string, note?: string): GuardResult;
 }
 
 const noop = () => {};
@@ -138,8 +140,8 @@ export class GateController implements GuardPort {
     this.dispatch({ type: 'stop' });
   }
 
-  decide(holdId: string, decision: 'approve' | 'deny', actor: string): GuardResult {
-    const r = this.dispatch({ type: 'guard', holdId, decision, actor });
+  decide(holdId: string, decision: 'approve' | 'deny', actor: string, note?: string): GuardResult {
+    const r = this.dispatch({ type: 'guard', holdId, decision, actor, ...(note ? { note } : {}) });
     if (r.outcome.kind === 'refused') return { ok: false, error: r.outcome.why };
     return { ok: true, outcome: r.outcome, seq: r.seq };
   }
@@ -217,8 +219,17 @@ export class GateController implements GuardPort {
         return { outcome: { kind: 'refused', why: 'NOT_RECORDED' }, seq: null };
       }
     }
+    const before = this.state;
     this.state = next.state;
     this.applyEffects(next.effects.slice(i));
+    if (this.o.changed && moved(before, this.state)) {
+      const { phase, relay, holds, alarm } = this.state;
+      try {
+        this.o.changed({ phase: phase.name, relay, holds: holds.length, alarm });
+      } catch (err) {
+        this.log.error({ err }, 'gate change listener failed');
+      }
+    }
     this.deadline = next.deadline;
     this.armTimer(now);
     if (input.type !== 'tick' || next.effects.length > 0) {
@@ -289,4 +300,8 @@ export class GateController implements GuardPort {
       this.timer = null;
     }
   }
+}
+
+function moved(a: GateState, b: GateState): boolean {
+  return a.phase.name !== b.phase.name || a.relay !== b.relay || a.alarm !== b.alarm || a.holds !== b.holds;
 }

@@ -33,4 +33,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL, event TEXT NOT NULL);
   CREATE TABLE cmd_counters (kid TEXT PRIMARY KEY, ctr INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // Guard accounts for the console: a name and a slow salted hash (scrypt), never the password.
+  `
+  CREATE TABLE guard_accounts (name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];
