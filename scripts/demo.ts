@@ -14,13 +14,16 @@
  * buildLink, serviceOptions) from a config validated like /etc/passgate/config.json, with the
  * simulated twins selected: the ID card goes through the real GA/T 467 reader driver.
  *
- *   node dist/scripts/demo.js [--fast] [--verbose]
+ *   node dist/scripts/demo.js [--fast] [--verbose] [--serve]
  *
+ * `--serve` (`npm start -- --serve`) keeps the gate running after the script, with its guard console
+ * on a printed URL and a printed password for the demo guard, so it can be clicked through.
  * `--fast` (or PASSGATE_DEMO_FAST=1) drops the pauses between steps (the relay still takes its
  * 300 ms); `--verbose` writes the gate's own JSON logs to stderr. Ctrl-C stops it cleanly.
  *
  * Printed: masked names, reasons, handles' effects — never an ID number or the text of a code.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,10 +44,13 @@ import { Federation } from './lib/federation.js';
 import { generateKey, holderHandleOf, issueHp1, type Hp1Claims } from './lib/issuer.js';
 import { ReferenceBackend } from './backend/reference-backend.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './backend/embedded-broker.js';
+import { hashPassword } from '../device/gate/guard-accounts.js';
+import { signIn } from './lib/console-client.js';
 
 const args = process.argv.slice(2);
 const FAST = args.includes('--fast') || process.env.PASSGATE_DEMO_FAST === '1';
 const VERBOSE = args.includes('--verbose');
+const SERVE = args.includes('--serve');
 /** Between two steps, so a person can read along. */
 const PAUSE_MS = FAST ? 0 : 700;
 
@@ -53,6 +59,8 @@ const GATE = 'north-07';
 /** BCM lines of the (simulated) wiring. */
 const PIN = { relay: 17, passage: 27, fireAlarm: 22, green: 5, red: 6, amber: 13, buzzer: 19 } as const;
 const GUARD = 'guard:demo';
+/** The demo guard's password: fresh each run, printed with --serve. */
+const GUARD_PASSWORD = randomBytes(9).toString('base64url');
 
 // Synthetic cards (valid check digits except the misread one). Their numbers are never printed.
 const CARD_GREEN: CardFields = { name: '李四', idNumber: '11010519491231002X' };
@@ -276,6 +284,7 @@ async function main(): Promise<void> {
   const dataDir = join(stage.dir, 'gate');
   const init = GateStore.open(dataDir);
   init.initialise({ site: SITE, gate: GATE, roots: [fed.rootSpki()] });
+  init.saveGuard(GUARD.slice('guard:'.length), await hashPassword(GUARD_PASSWORD), Date.now()); // passgate guard add
   init.close();
   say(`  data dir    ${stage.dir} ${dim('(removed at the end)')}`);
   say(`  federation  root ${fed.root.alg} ${fed.root.kid.slice(0, 8)}…; issuers ${[...fed.issuers.values()].map((i) => `${i.id} ${i.name} (${i.key.alg})`).join(', ')}`);
@@ -338,7 +347,7 @@ async function main(): Promise<void> {
   await service.start();
   const gate = service.gate;
   const consoleAt = service.guardConsoleAddress();
-  const consoleUrl = `http://${consoleAt?.host}:${consoleAt?.port}`;
+  const consoleUrl = consoleAt?.url ?? '';
   say(
     `  gate        serial scanner and ID-card reader (GA/T 467 driver ⇄ fake SAM over a virtual serial link); ` +
       `in-memory GPIO: relay ${PIN.relay} (active-low), passage ${PIN.passage}, fire alarm ${PIN.fireAlarm}, LEDs ${PIN.green}/${PIN.red}/${PIN.amber}, buzzer ${PIN.buzzer}`,
@@ -421,14 +430,11 @@ async function main(): Promise<void> {
   });
   {
     const mark = relay.mark();
-    const { holds } = (await (await fetch(`${consoleUrl}/holds`)).json()) as { holds: { id: string; maskedName: string | null; reason: string }[] };
+    const guard = await signIn(consoleUrl, GUARD.slice('guard:'.length), GUARD_PASSWORD);
+    const { holds } = (await (await guard.get('/holds')).json()) as { holds: { id: string; maskedName: string | null; reason: string }[] };
     const hold = holds[0]!;
     const t0 = performance.now();
-    const res = await fetch(`${consoleUrl}/holds/${hold.id}/approve`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ actor: GUARD }),
-    });
+    const res = await guard.post(`/holds/${hold.id}/approve`, { reason: 'ID checked in person' });
     const body = (await res.json()) as { ok: boolean; outcome?: string; seq?: number; error?: string };
     const latency = performance.now() - t0;
     if (!body.ok) throw new Error(`demo: the guard console refused the approval: ${body.error}`);
@@ -626,9 +632,21 @@ const onSignal = () => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
+/** --serve: the gate stays up for a person to click through its console until Ctrl-C. */
+async function serve(): Promise<void> {
+  const at = stage.service?.guardConsoleAddress();
+  if (!at) return;
+  say();
+  say(bold('the gate keeps running') + dim('  (Ctrl-C stops it cleanly)'));
+  say(`  guard console  ${at.url}/`);
+  say(`  sign in as     ${GUARD.slice('guard:'.length)}  password ${GUARD_PASSWORD}`);
+  await new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
 let exitCode = 0;
 try {
   await main();
+  if (SERVE) await serve();
 } catch (e) {
   if (e instanceof Interrupted) exitCode = 130;
   else {
