@@ -439,14 +439,14 @@ export async function startGuardConsole(o: GuardConsoleOptions): Promise<GuardCo
 
 // --- helpers -----------------------------------------------------------------------------------------
 
-const PUBLIC = new Set(['GET /', 'GET /login', 'POST /login', 'GET /app.css', 'GET /app.js', 'GET /health', 'GET /lang', 'HEAD /']);
+const PUBLIC = new Set(['GET /', 'GET /favicon.ico', 'GET /login', 'POST /login', 'GET /app.css', 'GET /app.js', 'GET /health', 'GET /lang', 'HEAD /']);
 
 const SECURITY_HEADERS = {
   'cache-control': 'no-store',
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  'referrer-policy': 'same-origin', // not no-referrer: with it, Chromium sends `Origin: null` on a form post
 };
 
 function html(reply: FastifyReply, page: string) {
