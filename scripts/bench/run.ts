@@ -3,7 +3,7 @@
  * BENCH_10M=1 adds the 10M-entry look-up run (several minutes, ~1 GB of disk).
  */
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem, release, platform, arch } from 'node:os';
+import { cpus, loadavg, totalmem, release, platform, arch } from 'node:os';
 import { benchCore, type CoreBench } from './core.js';
 import { benchSm2 } from './sm2.js';
 import { benchDrivers } from './drivers.js';
@@ -12,6 +12,8 @@ import { benchCamera } from './camera.js';
 import { benchGate } from './gate.js';
 import { benchSync } from './sync.js';
 import { startMosquitto } from '../backend/mosquitto.js';
+import { benchConsole } from './console.js';
+import { existsSync, readFileSync } from 'node:fs';
 
 /**
  * A section of the report. Collects garbage first (the bench runs with --expose-gc): the decision
@@ -77,7 +79,38 @@ async function syncSection(): Promise<string> {
   }
 }
 
+const CONSOLE_TITLE = 'Guard console under 2,000 hostile connections (loopback)';
+
+async function consoleSection(): Promise<string> {
+  console.error('guard console under attack …');
+  const r = await benchConsole();
+  const line = (name: string, p: typeof r.quiet) =>
+    row([name, p.decisionP50Ms, p.decisionP99Ms, p.decisionMaxMs, `${p.pulseMs.min}–${p.pulseMs.max}`, p.consoleP50Ms, p.consoleP99Ms, p.signInMs, `${p.loopDelayP99Ms} / ${p.loopDelayMaxMs}`, p.gateFds]);
+  return [
+    `A simulated gate (real store with durable commits, verifier, gate machine, simulated scanner and GPIO) and its console; a separate process keeps 2,000 connections to the console open (half slowloris: a request line, then one header byte a second; half idle), reopening whatever is closed. Decision: red code on the scanner → event recorded; pulse: relay active → released for a ${r.policyPulseMs} ms policy pulse; console: a signed-in guard's \`GET /holds\`; sign-in: a fresh connection and a password check (scrypt).`,
+    '',
+    row(['', 'decision p50 ms', 'p99 ms', 'max ms', 'relay pulse ms', 'console p50 ms', 'p99 ms', 'sign-in ms', 'event-loop delay p99 / max ms', "gate's open fds (max)"]),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    line('quiet', r.quiet),
+    line('**2,000 hostile connections**', r.attacked),
+    '',
+    `- hostile connections opened during the run: ${r.attacked.hostileOpened.toLocaleString('en')}; the console held at most ${r.attacked.consoleConnectionsMax} at once (limit 128), evicted ${r.attacked.evicted.toLocaleString('en')} that never signed in, refused ${r.attacked.refused.toLocaleString('en')}`,
+    `- load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} on ${cpus().length} cores (every timer, the relay's included, waits for the event loop: its delay is the figure to compare)`,
+    '- run alone: `npm run bench -- --only console` (rewrites this section only)',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'console') {
+    const body = section(CONSOLE_TITLE, await consoleSection());
+    const current = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '# Benchmarks\n';
+    const start = current.indexOf(`## ${CONSOLE_TITLE}`);
+    const end = start < 0 ? -1 : current.indexOf('\n## ', start + 3);
+    const next = start < 0 ? `${current.trimEnd()}\n\n${body}` : `${current.slice(0, start)}${body}${end < 0 ? '' : current.slice(end)}`;
+    writeFileSync('BENCHMARKS.md', next);
+    console.error('BENCHMARKS.md: console section written');
+    return;
+  }
   const parts: string[] = ['# Benchmarks\n', 'Written by `npm run bench`. Figures from one run; the machine matters more than the digits.\n', section('Machine', machine())];
   console.error('decision core …');
   parts.push(section('Decision core', coreTables(await benchCore({ tenMillion: process.env.BENCH_10M === '1' }))));
@@ -123,6 +156,7 @@ async function main(): Promise<void> {
     ),
   );
   parts.push(section('Fleet sync (MQTT, mosquitto on loopback)', await syncSection()));
+  parts.push(section(CONSOLE_TITLE, await consoleSection()));
   writeFileSync('BENCHMARKS.md', parts.join('\n'));
   console.error('BENCHMARKS.md written');
 }

@@ -1,5 +1,5 @@
 /**
- * A running simulated gate for the browser tests: a real store, verifier and GateService with the
+ * A running simulated gate for the browser tests and the console bench: a real store, verifier and GateService with the
  * simulated serial scanner, the relay on an in-memory GPIO chip, and the guard console on loopback.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,9 +13,10 @@ import { GateService } from '../../device/service.js';
 import { LineRelay } from '../../device/gate/gpio.js';
 import { hashPassword } from '../../device/gate/guard-accounts.js';
 import { MemoryGpio } from '../../drivers/gpio/line.js';
+import type { GateSettings } from '../../device/gate/machine.js';
 import { SimulatedScanner } from '../../drivers/serial-scanner/index.js';
-import { Federation } from '../../scripts/lib/federation.js';
-import { issueHp1, signEnvelope, type Hp1Claims } from '../../scripts/lib/issuer.js';
+import { Federation } from './federation.js';
+import { issueHp1, signEnvelope, type Hp1Claims } from './issuer.js';
 
 export const RELAY_LINE = 17;
 const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -31,10 +32,12 @@ export interface SimGate {
   code(c?: Partial<Hp1Claims>): string;
   /** Relay pulses (rest → energised) seen since the start. */
   pulses(): number;
+  /** Every level the gate set on the relay, with performance.now() (bench). */
+  relayLog: { level: 'active' | 'inactive'; atMs: number }[];
   stop(): Promise<void>;
 }
 
-export async function startSimGate(o: { guard?: { name: string; password: string } } = {}): Promise<SimGate> {
+export async function startSimGate(o: { guard?: { name: string; password: string }; gate?: Partial<GateSettings>; maxConnections?: number } = {}): Promise<SimGate> {
   const fed = Federation.create();
   const dir = mkdtempSync(join(tmpdir(), 'passgate-browser-'));
   const store = GateStore.open(dir, { durability: 'normal' });
@@ -48,7 +51,15 @@ export async function startSimGate(o: { guard?: { name: string; password: string
   if (o.guard) store.saveGuard(o.guard.name, await hashPassword(o.guard.password), Date.now());
   const verifier = new Verifier(store, clock);
   const chip = new MemoryGpio();
-  const relay = await LineRelay.open(chip, RELAY_LINE, true);
+  const line = await LineRelay.open(chip, RELAY_LINE, true);
+  const relayLog: SimGate['relayLog'] = [];
+  const relay = {
+    set: (level: 'active' | 'inactive') => {
+      relayLog.push({ level, atMs: performance.now() });
+      return line.set(level);
+    },
+    health: () => line.health(),
+  };
   const scanner = new SimulatedScanner({ name: 'scanner0' });
   const service = new GateService({
     store,
@@ -57,7 +68,8 @@ export async function startSimGate(o: { guard?: { name: string; password: string
     inputs: [scanner],
     relay,
     log: silent,
-    guardConsole: { host: '127.0.0.1', port: 0, dataDir: '/var/lib/passgate' },
+    ...(o.gate ? { gate: o.gate } : {}),
+    guardConsole: { host: '127.0.0.1', port: 0, dataDir: '/var/lib/passgate', ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) },
   });
   await service.start();
   const at = service.guardConsoleAddress()!;
@@ -68,6 +80,7 @@ export async function startSimGate(o: { guard?: { name: string; password: string
     service,
     scanner,
     chip,
+    relayLog,
     code: (c = {}) => issueHp1(fed.issuer('CN-330000'), { iss: 'CN-330000', iat: now - 60, exp: now + 3600, status: 1, kind: 'dynamic', ...c }).text,
     pulses: () => {
       // Active-low: 0 energises the coil.
@@ -78,7 +91,7 @@ export async function startSimGate(o: { guard?: { name: string; password: string
     },
     stop: async () => {
       await service.stop();
-      await relay.close?.();
+      await line.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },
