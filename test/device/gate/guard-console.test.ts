@@ -2,6 +2,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GateController } from '../../../device/gate/controller.js';
 import { startGuardConsole, hostName, type ConsoleGate, type ConsoleStatus, type GuardConsole } from '../../../device/gate/guard-console.js';
 import { hashPassword, verifyPassword } from '../../../device/gate/guard-accounts.js';
@@ -290,6 +295,45 @@ describe('guard console: no account, kiosk, language', () => {
     expect(text).not.toContain('欧阳');
     expect(text).toContain('浙江省');
     await reader.cancel();
+  });
+});
+
+describe('guard console: TLS', () => {
+  it('serves HTTPS from the configured certificate; the session cookie is then Secure and __Host-', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'passgate-tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      const tls = await startGuardConsole({
+        host: '127.0.0.1',
+        port: 0,
+        gate: { holds: () => [], decide: () => ({ ok: false, error: 'NO_SUCH_HOLD' }), manualOpen: () => ({ ok: false, error: 'NOT_RUNNING' }), status: () => status() },
+        accounts: { guardHash: (n) => hashes.get(n), guards: () => [...hashes.keys()].map((name) => ({ name })) },
+        dataDir: '/var/lib/passgate',
+        tls: { cert, key: readFileSync(join(dir, 'key.pem')) },
+      });
+      try {
+        expect(tls.url).toMatch(/^https:/);
+        const res = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+          const body = JSON.stringify({ name: 'wang', password: PASSWORD });
+          const req = httpsRequest(
+            { host: '127.0.0.1', port: tls.port, path: '/login', method: 'POST', servername: 'localhost', ca: cert, headers: { host: `localhost:${tls.port}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+            (r) => {
+              r.resume();
+              resolve({ status: r.statusCode!, cookie: String(r.headers['set-cookie'] ?? '') });
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+        expect(res.status).toBe(200);
+        expect(res.cookie).toMatch(/^__Host-pg_session=[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
+      } finally {
+        await tls.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
