@@ -1,10 +1,15 @@
-/** Signed commands (§7) as the gate takes them: verified, counted, run — and always recorded as an event. */
-import { PassgateError, isPassgateError } from './core/errors.js';
+/**
+ * Signed commands (§7) as the gate takes them. A command whose envelope does not verify leaves no
+ * trace but its refusal code (nothing in it can be trusted, and a flood of them must not push real
+ * events out of the outbox); one that verifies is recorded as an event — run or refused — before
+ * anything acts on it.
+ */
+import { isPassgateError, type ErrorCode } from './core/errors.js';
 import type { Clock } from './core/ports.js';
-import type { Command } from './core/command.js';
+import { commandFields, type Command } from './core/command.js';
 import type { GateStore } from './store/store.js';
-import { ingestEnvelope } from './ingest.js';
-import { baseEvent } from './events.js';
+import { acceptCommand, verifyCommandEnvelope, type VerifiedCommand } from './ingest.js';
+import { baseEvent, type CommandEvent } from './events.js';
 
 export interface CommandReply {
   jti: string | null;
@@ -12,56 +17,51 @@ export interface CommandReply {
   error?: string;
 }
 
+export type CommandTaken =
+  /** The envelope did not verify: no event, no reply; only the code may be counted and logged. */
+  | { verified: false; code: ErrorCode }
+  /** The envelope verified: recorded as event `seq` (the last one, when a run failed) and answered with `reply`. */
+  | { verified: true; reply: CommandReply; seq: number };
+
 /**
  * Runs a verified command whose acceptance is already recorded as event `seq` (so a remote open is
  * on record before the relay moves); throws PassgateError when it cannot be carried out.
  */
 export type CommandRunner = (command: Command, seq: number) => Promise<void> | void;
 
-export async function takeCommand(text: string, store: GateStore, clock: Clock, run: CommandRunner): Promise<CommandReply> {
-  const record = (command: Command | null, reply: CommandReply) =>
-    store.recordEvent(
-      {
-        ...baseEvent('command', clock),
-        cmd: command?.cmd ?? null,
-        jti: reply.jti,
-        actor: command?.actor ?? null,
-        ok: reply.ok,
-        ...(reply.error ? { error: reply.error } : {}),
-      },
-      clock.nowMs(),
-    );
-  const failure = (e: unknown, jti: string | null): CommandReply => ({ jti, ok: false, error: isPassgateError(e) ? e.code : 'INTERNAL' });
+const codeOf = (e: unknown): ErrorCode => (isPassgateError(e) ? e.code : 'INTERNAL');
+
+export async function takeCommand(text: string, store: GateStore, clock: Clock, run: CommandRunner): Promise<CommandTaken> {
+  let verified: VerifiedCommand;
+  try {
+    verified = verifyCommandEnvelope(text, store);
+  } catch (e) {
+    return { verified: false, code: codeOf(e) };
+  }
+  const record = (fields: Pick<CommandEvent, 'cmd' | 'actor' | 'jti'>, reply: CommandReply) => {
+    const event: CommandEvent = { ...baseEvent('command', clock), ...fields, ok: reply.ok, ...(reply.error ? { error: reply.error } : {}) };
+    return store.recordEvent(event, clock.nowMs());
+  };
 
   let command: Command;
   try {
-    const ingested = ingestEnvelope(text, store, clock, 'passgate-cmd+json');
-    if (ingested.typ !== 'passgate-cmd+json') throw new PassgateError('WRONG_TYPE', 'not a command');
-    command = ingested.command;
+    command = acceptCommand(verified, store, clock);
   } catch (e) {
-    const reply = failure(e, jtiOf(text));
-    record(null, reply);
-    return reply;
+    // Signed by a commands key but refused (wrong audience, expired, replayed, bad payload): on
+    // record with what of it has the right shape.
+    const fields = commandFields(verified.payload);
+    const reply: CommandReply = { jti: fields.jti, ok: false, error: codeOf(e) };
+    return { verified: true, reply, seq: record(fields, reply) };
   }
+  const fields = { cmd: command.cmd, actor: command.actor, jti: command.jti };
   const accepted: CommandReply = { jti: command.jti, ok: true };
-  const seq = record(command, accepted);
+  const seq = record(fields, accepted);
   try {
     await run(command, seq);
-    return accepted;
+    return { verified: true, reply: accepted, seq };
   } catch (e) {
     // Accepted but not carried out (e.g. the gate was busy): that too goes on record.
-    const reply = failure(e, command.jti);
-    record(command, reply);
-    return reply;
-  }
-}
-
-/** The jti of a refused command, if its payload can be read at all (for the reply only). */
-function jtiOf(text: string): string | null {
-  try {
-    const payload = JSON.parse(Buffer.from(JSON.parse(text).payload, 'base64url').toString('utf8'));
-    return typeof payload.jti === 'string' ? payload.jti.slice(0, 64) : null;
-  } catch {
-    return null;
+    const reply: CommandReply = { jti: command.jti, ok: false, error: codeOf(e) };
+    return { verified: true, reply, seq: record(fields, reply) };
   }
 }

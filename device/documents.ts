@@ -22,6 +22,11 @@ export function loadTrust(store: GateStore): Trust | null {
   return trust;
 }
 
+/** The bundle just applied, already compiled at ingest: kept so that it is not compiled twice. */
+export function keepCompiledTrust(store: GateStore, trust: Trust): void {
+  compiled.set(store, trust);
+}
+
 export function loadPolicy(store: GateStore): Policy {
   const doc = store.document('policy');
   return doc ? parsePolicy(doc.payload) : { ...DEFAULT_POLICY };

@@ -5,21 +5,30 @@
  */
 import { PassgateError } from './core/errors.js';
 import { openEnvelope, parseEnvelope, type EnvelopeType } from './core/envelope.js';
-import { compileTrust, parseTrustBundle, type Trust } from './core/trust.js';
+import { compileTrust, parseTrustBundle, type SkippedKey, type Trust } from './core/trust.js';
 import { parsePolicy } from './core/policy.js';
 import { parseListPayload } from './core/lists.js';
 import { checkCommand, parseLookupReply, type Command, type LookupReply } from './core/command.js';
+import { audienceOf, checkAck, type EventsAck } from './core/ack.js';
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
-import { loadPolicy, loadTrust, pinnedRoots } from './documents.js';
+import { keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
 
 export type Ingested =
-  | { typ: 'passgate-trust+json'; outcome: 'applied' | 'ignored'; version: number; skippedKeys: readonly string[] }
+  /** `skippedKeys`: keys left out of the bundle as applied, with why (§1); empty when ignored. */
+  | { typ: 'passgate-trust+json'; outcome: 'applied' | 'ignored'; version: number; skippedKeys: readonly SkippedKey[] }
   | { typ: 'passgate-policy+json'; outcome: 'applied' | 'ignored'; version: number }
   | { typ: 'passgate-list+json'; outcome: 'applied' | 'ignored'; list: string; version: number }
   | { typ: 'passgate-list+json'; outcome: 'staged'; list: string; snapshot: number; received: number; chunks: number }
   | { typ: 'passgate-lookup+json'; outcome: 'verified'; reply: LookupReply }
-  | { typ: 'passgate-cmd+json'; outcome: 'verified'; kid: string; command: Command };
+  | { typ: 'passgate-cmd+json'; outcome: 'verified'; kid: string; command: Command }
+  | { typ: 'passgate-ack+json'; outcome: 'verified'; ack: EventsAck };
+
+/** A command envelope that verified against `signers.commands`: its payload is not checked yet. */
+export interface VerifiedCommand {
+  kid: string;
+  payload: unknown;
+}
 
 /** Ingests one envelope. `expected` pins the typ when the channel it arrived on implies one. */
 export function ingestEnvelope(text: string, store: GateStore, clock: Clock, expected?: EnvelopeType): Ingested {
@@ -35,9 +44,13 @@ export function ingestEnvelope(text: string, store: GateStore, clock: Clock, exp
     if (clock.trusted() && bundle.issuedAt > nowMs / 1000 + skew) {
       throw new PassgateError('NOT_YET_VALID', `trust bundle ${bundle.version} issued in the future`);
     }
-    const compiled = compileTrust(bundle); // refuses what cannot be compiled before anything is stored
+    // Compiled (keys checked, SM2 tables built) only when it will replace the bundle held: a
+    // retained bundle delivered again at every reconnect costs nothing.
+    const held = store.documentVersion('trust');
+    const compiled = held !== null && bundle.version <= held ? null : compileTrust(bundle);
     const outcome = store.replaceDocument('trust', bundle.version, bundle, nowMs);
-    return { typ: env.typ, outcome, version: bundle.version, skippedKeys: compiled.skipped };
+    if (outcome === 'applied' && compiled) keepCompiledTrust(store, compiled);
+    return { typ: env.typ, outcome, version: bundle.version, skippedKeys: outcome === 'applied' ? (compiled?.skipped ?? []) : [] };
   }
 
   const trust = requireTrust(store);
@@ -81,13 +94,43 @@ export function ingestEnvelope(text: string, store: GateStore, clock: Clock, exp
     case 'passgate-lookup+json':
       return { typ: 'passgate-lookup+json', outcome: 'verified', reply: parseLookupReply(openEnvelope(env, 'passgate-lookup+json', trust.signers.lists)) };
     case 'passgate-cmd+json': {
-      const command = checkCommand(openEnvelope(env, env.typ, trust.signers.commands), identity.gate, nowMs, clock.trusted());
-      if (!store.acceptCommandCounter(env.kid, command.ctr)) {
-        throw new PassgateError('REPLAYED', `command counter ${command.ctr} is not above the last accepted from ${env.kid}`);
-      }
-      return { typ: env.typ, outcome: 'verified', kid: env.kid, command };
+      const verified = { kid: env.kid, payload: openEnvelope(env, env.typ, trust.signers.commands) };
+      return { typ: env.typ, outcome: 'verified', kid: env.kid, command: acceptCommand(verified, store, clock) };
+    }
+    case 'passgate-ack+json': {
+      const ack = checkAck(openEnvelope(env, env.typ, trust.signers.lists), audienceOf(identity));
+      const last = store.outboxBounds().lastSeq;
+      // An ack beyond any seq this store handed out (a reprovisioned gate reusing an id, a confused or
+      // replaying backend): deleting on its word would lose events never stored.
+      if (ack.upTo > last) throw new PassgateError('ACK_BEYOND_LAST_SEQ', `ack up to ${ack.upTo}, last seq assigned ${last}`);
+      return { typ: env.typ, outcome: 'verified', ack };
     }
   }
+}
+
+/**
+ * A command's first stage: the envelope is well formed, of typ `passgate-cmd+json` and verifies
+ * against `signers.commands`. Throws otherwise — and then nothing in it may be trusted (§7).
+ */
+export function verifyCommandEnvelope(text: string, store: GateStore): VerifiedCommand {
+  if (!store.identity()) throw new PassgateError('NOT_INITIALISED', 'run passgate init first');
+  const env = parseEnvelope(text);
+  if (env.typ !== 'passgate-cmd+json') throw new PassgateError('WRONG_TYPE', `expected passgate-cmd+json, got ${env.typ}`);
+  return { kid: env.kid, payload: openEnvelope(env, env.typ, requireTrust(store).signers.commands) };
+}
+
+/**
+ * A verified command's second stage: payload, audience (`<site>/<gate>`), expiry, then the counter
+ * (raised only when everything else holds). Throws the refusal of a verified command.
+ */
+export function acceptCommand(verified: VerifiedCommand, store: GateStore, clock: Clock): Command {
+  const identity = store.identity();
+  if (!identity) throw new PassgateError('NOT_INITIALISED', 'run passgate init first');
+  const command = checkCommand(verified.payload, audienceOf(identity), clock.nowMs(), clock.trusted());
+  if (!store.acceptCommandCounter(verified.kid, command.ctr)) {
+    throw new PassgateError('REPLAYED', `command counter ${command.ctr} is not above the last accepted from ${verified.kid}`);
+  }
+  return command;
 }
 
 function requireTrust(store: GateStore): Trust {

@@ -349,7 +349,7 @@ export function buildLink(
     runCommand: (c, seq) => runner!(c, seq),
     statusExtras: () => {
       const s = service();
-      return s ? { gate: s.gate.snapshot(), health: s.health().parts } : {};
+      return s ? { gate: s.gate.snapshot(), health: s.health().parts } : null;
     },
     log: moduleLogger(root, 'sync'),
     outbox: { maxEvents: config.outbox.maxEvents },

@@ -16,7 +16,7 @@ import type { GateStore } from './store/store.js';
 import type { Clock } from './core/ports.js';
 import type { Presented } from './core/types.js';
 import type { Verifier } from './verifier.js';
-import { baseEvent } from './events.js';
+import { baseEvent, type GateEvent } from './events.js';
 import { gateStatus } from './status.js';
 import { GateController, type IndicatorPort, type RelayPort, type TimerPort } from './gate/controller.js';
 import { startGuardConsole, type ConsoleGate, type ConsoleStatus, type GuardConsole } from './gate/guard-console.js';
@@ -275,7 +275,7 @@ export class GateService {
     if (phase !== 'idle' && phase !== 'alarm' && this.gate.settings.busy !== 'queue') return { ok: false as const, error: 'BUSY' as const };
     let seq: number;
     try {
-      seq = this.record({ type: 'override', ref: null, result: 'open', reason: 'GUARD_APPROVED', manual: true, actor, note });
+      seq = this.record({ type: 'override', ref: null, result: 'open', reason: 'GUARD_APPROVED', actor, input: null, format: null, issuer: null, handle: null, heldMs: 0, note, manual: true });
     } catch (err) {
       this.log.error({ err }, 'could not record a manual open: the gate stays shut');
       return { ok: false as const, error: 'NOT_RECORDED' as const };
@@ -402,7 +402,8 @@ export class GateService {
   }
 
   private record(body: EventBody): number {
-    const event = { ...baseEvent(body.type, this.o.clock), ...body };
+    // The machine builds its bodies in the shapes of the GateEvent union (events.ts).
+    const event = { ...baseEvent(body.type, this.o.clock), ...body } as GateEvent;
     const seq = this.o.store.recordEvent(event, event.tsMs);
     this.bus.emit('eventRecorded', { seq, event });
     return seq;

@@ -2,6 +2,8 @@
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
 import type { ListName } from './core/types.js';
+import { describeSkipped } from './core/trust.js';
+import { loadTrust } from './documents.js';
 
 export function gateStatus(store: GateStore, clock: Clock) {
   const now = clock.nowMs();
@@ -21,10 +23,26 @@ export function gateStatus(store: GateStore, clock: Clock) {
     initialised: identity !== null,
     clock: { trusted: clock.trusted(), nowMs: now },
     trust: trust
-      ? { version: trust.version, ageSeconds: age(trust.updatedAtMs), expiresAt: bundle?.expiresAt ?? null, stale: now > (bundle?.expiresAt ?? 0) * 1000, issuers: bundle?.issuers?.length ?? 0 }
+      ? {
+          version: trust.version,
+          ageSeconds: age(trust.updatedAtMs),
+          expiresAt: bundle?.expiresAt ?? null,
+          stale: now > (bundle?.expiresAt ?? 0) * 1000,
+          issuers: bundle?.issuers?.length ?? 0,
+          keysLeftOut: keysLeftOut(store),
+        }
       : null,
     policy: { version: policy?.version ?? 0, ageSeconds: age(policy?.updatedAtMs), defaults: policy === null },
     lists: { tokens: list('tokens'), holders: list('holders') },
     outbox: { depth: outbox.depth, oldestAgeSeconds: age(outbox.oldestTsMs), lastSeq: outbox.lastSeq },
   };
+}
+
+/** Keys of the held bundle that the gate does not use, and why (§1), for a technician to see. */
+function keysLeftOut(store: GateStore): string[] {
+  try {
+    return loadTrust(store)?.skipped.map(describeSkipped) ?? [];
+  } catch (e) {
+    return [`trust bundle could not be compiled: ${(e as Error).message}`];
+  }
 }

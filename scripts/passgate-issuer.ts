@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto';
 import QRCode from 'qrcode';
 import { Federation } from './lib/federation.js';
 import { generateKey, holderHandleOf, issueHp1, signEnvelope, snapshotChunks } from './lib/issuer.js';
+import { audienceOf, type EventsAck } from '../device/core/ack.js';
+import { checkGateId, checkSiteId } from '../sync/topics.js';
 import type { WireEntry } from '../device/core/lists.js';
 import type { Status } from '../device/core/types.js';
 
@@ -164,8 +166,9 @@ program
 
 program
   .command('cmd')
-  .description('sign a command for one gate')
+  .description('sign a command for one gate (audience <site>/<gate>)')
   .addOption(fedOption())
+  .requiredOption('--site <id>')
   .requiredOption('--gate <id>')
   .addOption(new Option('--cmd <name>').choices(['open', 'sync', 'set-mode', 'reload', 'restart']).makeOptionMandatory())
   .requiredOption('--ctr <n>', 'counter, above the last one this gate accepted', int)
@@ -173,10 +176,24 @@ program
   .option('--actor <who>', '', 'ops:cli')
   .option('--ttl <seconds>', '', int, 60)
   .option('--out <file>')
-  .action((o: { federation: string; gate: string; cmd: string; ctr: number; args: string; actor: string; ttl: number; out?: string }) => {
+  .action((o: { federation: string; site: string; gate: string; cmd: string; ctr: number; args: string; actor: string; ttl: number; out?: string }) => {
     const iat = now();
-    const payload = { aud: o.gate, cmd: o.cmd, args: JSON.parse(o.args), actor: o.actor, iat, exp: iat + o.ttl, jti: randomUUID(), ctr: o.ctr };
+    const aud = audienceOf({ site: checkSiteId(o.site), gate: checkGateId(o.gate) });
+    const payload = { aud, cmd: o.cmd, args: JSON.parse(o.args), actor: o.actor, iat, exp: iat + o.ttl, jti: randomUUID(), ctr: o.ctr };
     emit(signEnvelope(Federation.load(o.federation).commandSigner, 'passgate-cmd+json', payload), o.out);
+  });
+
+program
+  .command('ack')
+  .description("sign an events ack: the backend has stored every event of <site>/<gate> up to --up-to")
+  .addOption(fedOption())
+  .requiredOption('--site <id>')
+  .requiredOption('--gate <id>')
+  .requiredOption('--up-to <seq>', 'highest seq such that every event up to it is stored', int)
+  .option('--out <file>')
+  .action((o: { federation: string; site: string; gate: string; upTo: number; out?: string }) => {
+    const ack: EventsAck = { aud: audienceOf({ site: checkSiteId(o.site), gate: checkGateId(o.gate) }), upTo: o.upTo, iat: now() };
+    emit(signEnvelope(Federation.load(o.federation).listSigner, 'passgate-ack+json', ack), o.out);
   });
 
 program

@@ -18,7 +18,7 @@ import { isPassgateError, PassgateError } from '../device/core/errors.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { parseEnvelope } from '../device/core/envelope.js';
 import { checkGateId, checkSiteId } from '../sync/topics.js';
-import { algOfSpki } from '../device/core/trust.js';
+import { describeSkipped, rootKey } from '../device/core/trust.js';
 import { gateStatus } from '../device/status.js';
 import { decodeQrImage } from '../drivers/camera/decode.js';
 import type { Clock } from '../device/core/ports.js';
@@ -43,7 +43,7 @@ program
       const der = b64uDecode(r);
       try {
         if (!der) throw new Error('not base64url');
-        algOfSpki(der);
+        rootKey(der); // checks the key as a trust bundle's keys are checked (§1)
       } catch (e) {
         fail('BAD_CONFIG', `--root ${r.slice(0, 16)}…: ${(e as Error).message}`);
       }
@@ -57,7 +57,7 @@ program
 
 program
   .command('import')
-  .description('ingest signed envelopes (trust, policy, list, lookup, cmd); prints what changed')
+  .description('ingest signed envelopes (trust, policy, list, lookup, cmd, ack); prints what changed')
   .addOption(dataDir())
   .option('--now <epoch>', 'ingest as if the trusted time were EPOCH (seconds)')
   .argument('<file...>')
@@ -76,12 +76,22 @@ program
         }
         try {
           if (isCommand(text)) {
-            const reply = await takeCommand(text, store, clock, () => {});
-            if (!reply.ok) throw new PassgateError(reply.error as never, `command ${reply.jti ?? '?'} refused`);
+            const taken = await takeCommand(text, store, clock, () => {});
+            // An envelope that does not verify leaves nothing behind, not even its jti.
+            if (!taken.verified) throw new PassgateError(taken.code, 'command envelope does not verify: nothing recorded');
+            const { reply } = taken;
+            if (!reply.ok) throw new PassgateError(reply.error as never, `command ${reply.jti ?? '?'} refused (recorded as event ${taken.seq})`);
             console.log(`${file}: command ${reply.jti} accepted and recorded (no relay in this process)`);
             continue;
           }
-          console.log(`${file}: ${describeIngested(ingestEnvelope(text, store, clock))}`);
+          const ingested = ingestEnvelope(text, store, clock);
+          if (ingested.typ === 'passgate-ack+json') {
+            // A signed ack carried by hand: the backend has these events, the outbox may let them go.
+            const removed = store.ackUpTo(ingested.ack.upTo);
+            console.log(`${file}: ack up to ${ingested.ack.upTo} verified; ${removed} event(s) deleted from the outbox`);
+            continue;
+          }
+          console.log(`${file}: ${describeIngested(ingested)}`);
         } catch (e) {
           if (!isPassgateError(e)) throw e;
           refused++;
@@ -215,7 +225,7 @@ function printVerdict(v: Verdict): void {
 function describeIngested(r: Ingested): string {
   switch (r.typ) {
     case 'passgate-trust+json':
-      return `trust ${r.outcome} (version ${r.version}${r.skippedKeys.length ? `; ${r.skippedKeys.length} unusable key(s) skipped: ${r.skippedKeys.join('; ')}` : ''})`;
+      return `trust ${r.outcome} (version ${r.version}${r.skippedKeys.length ? `; ${r.skippedKeys.length} key(s) left out: ${r.skippedKeys.map(describeSkipped).join('; ')}` : ''})`;
     case 'passgate-policy+json':
       return `policy ${r.outcome} (version ${r.version})`;
     case 'passgate-list+json':
@@ -226,6 +236,8 @@ function describeIngested(r: Ingested): string {
       return `lookup answer ${r.reply.id} verified (holder status ${r.reply.s ?? 'unknown'})`;
     case 'passgate-cmd+json':
       return `command ${r.command.cmd} verified`;
+    case 'passgate-ack+json':
+      return `ack up to ${r.ack.upTo} verified`;
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Signed commands over MQTT (§7): `R/cmd` → takeCommand (verify, counter, run, record an event —
- * for every command, run or refused) → `R/cmd/res {"jti","ok"}` or `{"jti","ok":false,"error"}`.
- * Commands run one at a time, in arrival order.
+ * for every command whose envelope verified, run or refused) → `R/cmd/res {"jti","ok"}` or
+ * `{"jti","ok":false,"error"}`. An envelope that does not verify is counted and logged (rate-limited,
+ * code only) and leaves nothing else. Commands run one at a time, in arrival order.
  *
  * What a command does is the composition root's: it passes a CommandRunner, usually built with
  * createCommandRunner() from the parts it owns (the relay, the link's resync, the verifier's reload,
@@ -14,27 +15,32 @@ import { PassgateError } from '../device/core/errors.js';
 import type { Command } from '../device/core/command.js';
 import type { Clock } from '../device/core/ports.js';
 import type { GateStore } from '../device/store/store.js';
-import { encode, type CommandResult, type GateTopics } from './topics.js';
+import type { GateTopics } from './topics.js';
+import type { ContractPayloads } from './contract.js';
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
-import type { Logger } from './log.js';
+import { RateLimitedLog, type Logger } from './log.js';
 
 export type { CommandRunner };
 
 export class CommandChannel {
   private chain: Promise<void> = Promise.resolve();
-  readonly stats = { received: 0, ok: 0, refused: 0 };
+  /** `unverified`: envelopes that did not verify (no event, no reply). */
+  readonly stats = { received: 0, ok: 0, refused: 0, unverified: 0 };
+  private readonly unverifiedLog: RateLimitedLog;
 
   constructor(
     private readonly store: GateStore,
     private readonly clock: Clock,
     private readonly topics: GateTopics,
-    private readonly conn: Pick<GateConnection, 'publish' | 'connected'>,
+    private readonly conn: Pick<GateConnection, 'send' | 'connected'>,
     private readonly run: CommandRunner,
     private readonly refusals: RefusalCounter,
     private readonly log: Logger,
     private readonly onRecorded: () => void = () => {},
-  ) {}
+  ) {
+    this.unverifiedLog = new RateLimitedLog(log);
+  }
 
   /** `R/cmd` arrived. Resolves when the command ran (or was refused) and the reply was sent. */
   take(text: string, props: MessageProps = { retain: false }): Promise<void> {
@@ -50,15 +56,23 @@ export class CommandChannel {
   }
 
   private async takeOne(text: string, props: MessageProps): Promise<void> {
-    const reply = await takeCommand(text, this.store, this.clock, this.run);
+    const taken = await takeCommand(text, this.store, this.clock, this.run);
+    if (!taken.verified) {
+      // Nothing in it is trusted (§7): no event, no reply, no jti in the log — a count and the code.
+      this.stats.unverified++;
+      this.refusals.add({ code: taken.code, topic: this.topics.cmd, atMs: this.clock.nowMs(), detail: 'command envelope does not verify' });
+      this.unverifiedLog.warn(taken.code, { code: taken.code, unverified: this.stats.unverified }, 'command envelope does not verify: dropped');
+      return;
+    }
+    const { reply } = taken;
     this.onRecorded();
-    const result: CommandResult = reply.ok ? { jti: reply.jti, ok: true } : { jti: reply.jti, ok: false, error: reply.error ?? 'INTERNAL' };
+    const result: ContractPayloads['cmd/res'] = reply.ok ? { jti: reply.jti, ok: true } : { jti: reply.jti, ok: false, error: reply.error ?? 'INTERNAL' };
     if (result.ok) {
       this.stats.ok++;
-      this.log.info({ jti: reply.jti }, 'command ran');
+      this.log.info({ jti: reply.jti, seq: taken.seq }, 'command ran');
     } else {
       this.stats.refused++;
-      this.log.warn({ jti: reply.jti, code: result.error }, 'command refused');
+      this.log.warn({ jti: reply.jti, code: result.error, seq: taken.seq }, 'command refused');
       this.refusals.add({ code: result.error, topic: this.topics.cmd, atMs: this.clock.nowMs(), detail: `command ${reply.jti ?? '?'}` });
     }
     if (!this.conn.connected) {
@@ -66,7 +80,7 @@ export class CommandChannel {
       return;
     }
     const properties = props.correlationData ? { correlationData: props.correlationData } : undefined;
-    await this.conn.publish(this.topics.cmdRes, encode(result), { qos: 1, ...(properties ? { properties } : {}) }).catch((e: Error) => {
+    await this.conn.send('cmd/res', result, { qos: 1, ...(properties ? { properties } : {}) }).catch((e: Error) => {
       this.log.warn({ err: e.message, jti: reply.jti }, 'command reply not published');
     });
   }

@@ -1,7 +1,8 @@
 /**
- * The gate's MQTT connection (mqtt.js 5): MQTT 5 with a fallback to 3.1.1 when the broker refuses
- * v5, TLS with client certificates, the `lost` will, the retained `online` on every (re)connect and
- * `offline` on a clean stop, and reconnection with a capped, jittered backoff.
+ * MQTT connections (mqtt.js 5): MQTT 5 with a fallback to 3.1.1 when the broker refuses v5, TLS
+ * with client certificates, a will, an announcement on every (re)connect and a farewell on a clean
+ * stop, and reconnection with a capped, jittered backoff. BrokerConnection is that much; GateConnection
+ * adds the gate's `R/state` and its typed uplink; the reference backend's front reuses BrokerConnection.
  *
  * Nothing is published before CONNACK and nothing is queued in mqtt.js: each connection attempt gets
  * a fresh client (so its in-memory store starts empty and dies with the connection) and publish()
@@ -10,7 +11,8 @@
  */
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { readFileSync } from 'node:fs';
-import { encode, type GateTopics, type StatePayload } from './topics.js';
+import type { GateTopics } from './topics.js';
+import { encodePayload, type ContractPayloads, type StatePayload, type UplinkKind } from './contract.js';
 import type { Logger } from './log.js';
 
 export interface TlsOptions {
@@ -56,8 +58,8 @@ export interface MessageProps {
 }
 
 export interface ConnectionHandler {
-  /** Subscribed and `online` published; publishing is allowed from here until disconnected(). */
-  connected(info: ConnectedInfo): void;
+  /** Subscribed and announced; publishing is allowed from here until disconnected(). */
+  connected(protocolVersion: 4 | 5): void;
   disconnected(reason: string): void;
   message(topic: string, payload: Buffer, props: MessageProps): void;
 }
@@ -81,18 +83,37 @@ interface Pending {
   reject(e: Error): void;
 }
 
-export interface GateConnectionOptions {
+/** A will: composed at each connection attempt, published by the broker if that connection dies. */
+export interface Will {
+  topic: string;
+  payload: string;
+}
+
+export interface BrokerConnectionOptions {
   broker: BrokerOptions;
-  topics: GateTopics;
-  /** Raises and persists the session counter (GateStore.nextSession). */
-  nextSession: () => number;
-  softwareVersion: string;
-  nowMs: () => number;
+  clientId: string;
+  /** Subscribed (QoS 1) after every CONNACK, before `ready`. */
+  subscriptions: () => string[];
+  /** Called at each connection attempt; its result is the will of that connection. */
+  will?: () => Will;
+  /** After subscribing, before the handler hears `connected` (the gate's retained `online`). */
+  announce?: (publish: (topic: string, payload: string, options: PublishOptions) => Promise<void>) => Promise<void>;
+  /** Published (retained, QoS 1) on a clean stop before DISCONNECT (the gate's `offline`). */
+  farewell?: () => Will;
+  /**
+   * Keep the broker session across connections (`clean: false`, v5 session expiry): messages for this
+   * client wait at the broker while it is away (the backend). Default: a clean session (the gate).
+   */
+  sessionExpirySeconds?: number;
   handler: ConnectionHandler;
   log: Logger;
 }
 
-export class GateConnection {
+/**
+ * One MQTT connection with the fallback, backoff and publish rules above; the gate's GateConnection
+ * and the reference backend's front are both built on it.
+ */
+export class BrokerConnection {
   private client: MqttClient | null = null;
   private ready = false;
   private stopped = true;
@@ -100,11 +121,10 @@ export class GateConnection {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private version: 4 | 5;
   private v5ClosedBeforeConnack = 0;
-  private currentSession = 0;
   private pending = new Set<Pending>();
-  private readonly opts: GateConnectionOptions;
+  private readonly opts: BrokerConnectionOptions;
 
-  constructor(opts: GateConnectionOptions) {
+  constructor(opts: BrokerConnectionOptions) {
     this.opts = opts;
     const b = opts.broker;
     checkRange('keepaliveSeconds', b.keepaliveSeconds, 5, 600);
@@ -114,13 +134,9 @@ export class GateConnection {
     this.version = b.protocol === 4 ? 4 : 5;
   }
 
-  /** Whether publishing is possible right now (CONNACK received, subscribed, `online` sent). */
+  /** Whether publishing is possible right now (CONNACK received, subscribed, announced). */
   get connected(): boolean {
     return this.ready;
-  }
-
-  get session(): number {
-    return this.currentSession;
   }
 
   get protocolVersion(): 4 | 5 | null {
@@ -133,7 +149,7 @@ export class GateConnection {
     this.connect();
   }
 
-  /** Clean stop: `offline` retained, then DISCONNECT (so the broker discards the will). */
+  /** Clean stop: the farewell (if any) retained, then DISCONNECT (so the broker discards the will). */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -141,11 +157,12 @@ export class GateConnection {
     this.reconnectTimer = null;
     const client = this.client;
     if (!client) return;
-    if (this.ready) {
+    const farewell = this.opts.farewell?.();
+    if (this.ready && farewell) {
       try {
-        await withTimeout(this.publish(this.opts.topics.state, encode(this.state('offline')), { qos: 1, retain: true }), 3000);
+        await withTimeout(this.publish(farewell.topic, farewell.payload, { qos: 1, retain: true }), 3000);
       } catch (e) {
-        this.opts.log.warn({ err: e }, 'could not publish offline state');
+        this.opts.log.warn({ err: e }, 'could not publish the farewell state');
       }
     }
     this.drop('stopped');
@@ -181,13 +198,9 @@ export class GateConnection {
     });
   }
 
-  private state(state: StatePayload['state']): StatePayload {
-    return { state, session: this.currentSession, tsMs: this.opts.nowMs(), version: this.opts.softwareVersion };
-  }
-
   private connect(): void {
     if (this.stopped) return;
-    const { broker, topics, log } = this.opts;
+    const { broker, log } = this.opts;
     let tls: Partial<IClientOptions> = {};
     try {
       tls = tlsOptions(broker.tls);
@@ -196,13 +209,15 @@ export class GateConnection {
       this.scheduleReconnect();
       return;
     }
-    this.currentSession = this.opts.nextSession();
+    const will = this.opts.will?.();
     const version = this.version;
+    const expiry = this.opts.sessionExpirySeconds;
     const client = mqtt.connect(broker.url, {
       ...tls,
       protocolVersion: version,
-      clientId: broker.clientId ?? `passgate-${topics.site}-${topics.gate}`,
-      clean: true,
+      clientId: this.opts.clientId,
+      clean: expiry === undefined,
+      ...(expiry !== undefined && version === 5 ? { properties: { sessionExpiryInterval: expiry } } : {}),
       keepalive: broker.keepaliveSeconds ?? 30,
       connectTimeout: broker.connectTimeoutMs ?? 10_000,
       reconnectPeriod: 0, // reconnection is ours: fresh client, capped backoff, protocol fallback
@@ -210,7 +225,7 @@ export class GateConnection {
       resubscribe: false,
       ...(broker.username !== undefined ? { username: broker.username } : {}),
       ...(broker.password !== undefined ? { password: broker.password } : {}),
-      will: { topic: topics.state, payload: Buffer.from(encode(this.state('lost'))), qos: 1, retain: true },
+      ...(will ? { will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true } } : {}),
     });
     this.client = client;
     let connacked = false;
@@ -265,28 +280,27 @@ export class GateConnection {
     });
   }
 
-  /** Subscribe, announce `online`, then hand over to the handler. */
+  /** Subscribe, announce, then hand over to the handler. */
   private async onConnack(client: MqttClient): Promise<void> {
-    const { topics, log } = this.opts;
+    const { log } = this.opts;
     if (this.attempt > 1) log.info({ attempts: this.attempt }, 'broker reachable again');
     this.attempt = 0;
     try {
-      const granted = await client.subscribeAsync(topics.downlink(), { qos: 1 });
+      const granted = await client.subscribeAsync(this.opts.subscriptions(), { qos: 1 });
       for (const g of granted) if (g.qos > 1) log.error({ topic: g.topic, code: g.qos }, 'subscription refused by the broker');
       if (client !== this.client) return;
-      await this.send(client, topics.state, encode(this.state('online')), { qos: 1, retain: true });
+      await this.opts.announce?.((topic, payload, options) => this.send(client, topic, payload, options));
     } catch (e) {
       if (client === this.client) {
-        log.warn({ err: (e as Error).message }, 'could not subscribe or announce online; reconnecting');
+        log.warn({ err: (e as Error).message }, 'could not subscribe or announce; reconnecting');
         client.end(true);
       }
       return;
     }
     if (client !== this.client || this.stopped) return;
     this.ready = true;
-    log.info({ session: this.currentSession, protocolVersion: this.version }, 'connected');
     try {
-      this.opts.handler.connected({ session: this.currentSession, protocolVersion: this.version });
+      this.opts.handler.connected(this.version);
     } catch (e) {
       log.error({ err: e }, 'connected handler failed');
     }
@@ -324,6 +338,89 @@ export class GateConnection {
       this.reconnectTimer = null;
       this.connect();
     }, delay);
+  }
+}
+
+export interface GateConnectionOptions {
+  broker: BrokerOptions;
+  topics: GateTopics;
+  /** Raises and persists the session counter (GateStore.nextSession). */
+  nextSession: () => number;
+  softwareVersion: string;
+  nowMs: () => number;
+  handler: GateConnectionHandler;
+  log: Logger;
+}
+
+export interface GateConnectionHandler {
+  /** Subscribed and `online` published; publishing is allowed from here until disconnected(). */
+  connected(info: ConnectedInfo): void;
+  disconnected(reason: string): void;
+  message(topic: string, payload: Buffer, props: MessageProps): void;
+}
+
+/**
+ * The gate's side: a clean session, the `lost` will and the retained `online` / `offline` of
+ * `R/state` with the session counter, the downlink subscriptions, and `send` — the typed publish of
+ * every uplink kind (sync/contract.ts).
+ */
+export class GateConnection {
+  private readonly conn: BrokerConnection;
+  private currentSession = 0;
+
+  constructor(private readonly opts: GateConnectionOptions) {
+    const { topics } = opts;
+    this.conn = new BrokerConnection({
+      broker: opts.broker,
+      clientId: opts.broker.clientId ?? `passgate-${topics.site}-${topics.gate}`,
+      subscriptions: () => topics.downlink(),
+      will: () => {
+        // A will is composed here, at CONNECT: its tsMs is this connection's start (docs/mqtt-api.md).
+        this.currentSession = opts.nextSession();
+        return { topic: topics.state, payload: encodePayload('state', this.state('lost')) };
+      },
+      announce: (publish) => publish(topics.state, encodePayload('state', this.state('online')), { qos: 1, retain: true }),
+      farewell: () => ({ topic: topics.state, payload: encodePayload('state', this.state('offline')) }),
+      log: opts.log,
+      handler: {
+        connected: (protocolVersion) => {
+          opts.log.info({ session: this.currentSession, protocolVersion }, 'connected');
+          opts.handler.connected({ session: this.currentSession, protocolVersion });
+        },
+        disconnected: (reason) => opts.handler.disconnected(reason),
+        message: (topic, payload, props) => opts.handler.message(topic, payload, props),
+      },
+    });
+  }
+
+  get connected(): boolean {
+    return this.conn.connected;
+  }
+
+  get session(): number {
+    return this.currentSession;
+  }
+
+  get protocolVersion(): 4 | 5 | null {
+    return this.conn.protocolVersion;
+  }
+
+  start(): void {
+    this.conn.start();
+  }
+
+  /** Clean stop: `offline` retained, then DISCONNECT (so the broker discards the will). */
+  stop(): Promise<void> {
+    return this.conn.stop();
+  }
+
+  /** Publishes `payload` on this gate's `R/{kind}`, encoded by the contract. Rejects while disconnected. */
+  send<K extends UplinkKind>(kind: K, payload: ContractPayloads[K], options: PublishOptions = {}): Promise<void> {
+    return this.conn.publish(this.opts.topics.of(kind), encodePayload(kind, payload), options);
+  }
+
+  private state(state: StatePayload['state']): StatePayload {
+    return { state, session: this.currentSession, tsMs: this.opts.nowMs(), version: this.opts.softwareVersion };
   }
 }
 

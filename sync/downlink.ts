@@ -17,19 +17,24 @@ import type { GateStore } from '../device/store/store.js';
 import type { Clock } from '../device/core/ports.js';
 import type { EnvelopeType } from '../device/core/envelope.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
-import { isPassgateError } from '../device/core/errors.js';
+import { PassgateError, isPassgateError } from '../device/core/errors.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
-import { encode, envelopeText, parseEventsAck, parseTopic, type GateTopics, type SyncRequest } from './topics.js';
+import { parseTopic, type GateTopics } from './topics.js';
+import { parsePayload, type SyncRequest } from './contract.js';
+import { describeSkipped } from '../device/core/trust.js';
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
-import type { Logger } from './log.js';
+import { RateLimitedLog, type Logger } from './log.js';
 
 export interface DownlinkHooks {
   /** A trust bundle or policy was applied: the composition root calls verifier.reload(). */
   documentsChanged(): void;
   /** A list changed version (or anything else R/status shows). */
   changed(): void;
+  /** A signed ack for this gate, not above the last seq assigned, arrived. */
   acked(upTo: number): void;
+  /** An ack was refused (it deleted nothing). */
+  ackRefused(): void;
   lookupAnswer(text: string): void;
   command(text: string, props: MessageProps): void;
 }
@@ -49,13 +54,14 @@ export class Downlink {
   private readonly lastChunk = new Map<ListName, number>();
   /** The last policy envelope refused for want of trust: retried when a trust bundle arrives. */
   private parkedPolicy: string | null = null;
-  readonly stats = { applied: 0, ignored: 0, staged: 0, syncRequests: 0 };
+  readonly stats = { applied: 0, ignored: 0, staged: 0, syncRequests: 0, refusedAcks: 0 };
+  private readonly ackLog: RateLimitedLog;
 
   constructor(
     private readonly store: GateStore,
     private readonly clock: Clock,
     private readonly topics: GateTopics,
-    private readonly conn: Pick<GateConnection, 'publish' | 'connected'>,
+    private readonly conn: Pick<GateConnection, 'send' | 'connected'>,
     private readonly refusals: RefusalCounter,
     private readonly hooks: DownlinkHooks,
     private readonly log: Logger,
@@ -66,6 +72,7 @@ export class Downlink {
       throw new RangeError(`sync.resyncMinIntervalMs must be between 100 and 600000, got ${this.minIntervalMs}`);
     }
     this.stagingQuietMs = options.stagingQuietMs ?? 15_000;
+    this.ackLog = new RateLimitedLog(log);
   }
 
   connected(): void {
@@ -87,21 +94,21 @@ export class Downlink {
     try {
       if (t.scope === 'site') {
         const typ: EnvelopeType = t.kind === 'trust' ? 'passgate-trust+json' : t.kind === 'policy' ? 'passgate-policy+json' : 'passgate-list+json';
-        this.ingest(topic, envelopeText(payload), typ, t.kind === 'list' ? t.list : null);
+        this.ingest(topic, parsePayload(t.kind, payload), typ, t.kind === 'list' ? t.list : null);
         return;
       }
       switch (t.kind) {
         case 'sync/res':
-          this.ingest(topic, envelopeText(payload), 'passgate-list+json', null);
+          this.ingest(topic, parsePayload('sync/res', payload), 'passgate-list+json', null);
           return;
         case 'events/ack':
-          this.hooks.acked(parseEventsAck(payload).upTo);
+          this.ack(topic, payload);
           return;
         case 'lookup/res':
-          this.hooks.lookupAnswer(envelopeText(payload));
+          this.hooks.lookupAnswer(parsePayload('lookup/res', payload));
           return;
         case 'cmd':
-          this.hooks.command(envelopeText(payload), props);
+          this.hooks.command(parsePayload('cmd', payload), props);
           return;
         default:
           this.log.debug({ topic }, 'message on an uplink topic ignored');
@@ -138,9 +145,36 @@ export class Downlink {
     const req: SyncRequest = { list, have: this.store.meta(list).version };
     this.stats.syncRequests++;
     this.log.info({ ...req, why }, 'requesting list sync');
-    this.conn.publish(this.topics.syncReq, encode(req), { qos: 1 }).catch((e: Error) => {
+    this.conn.send('sync/req', req, { qos: 1 }).catch((e: Error) => {
       this.log.debug({ err: e.message, list }, 'sync request not published');
     });
+  }
+
+  /**
+   * `R/events/ack` (§7 revision 2): deletes only on a `passgate-ack+json` envelope that verifies
+   * against `signers.lists`, names this gate and does not go beyond the last seq assigned. Anything
+   * else deletes nothing: counted, and logged at most once per code per 10 s (by code only: nothing
+   * of an unverified message reaches the log).
+   */
+  private ack(topic: string, payload: Buffer): void {
+    if (payload.length === 0) {
+      this.log.debug({ topic }, 'retained events ack cleared');
+      return;
+    }
+    let upTo: number;
+    try {
+      const r = ingestEnvelope(parsePayload('events/ack', payload), this.store, this.clock, 'passgate-ack+json');
+      if (r.typ !== 'passgate-ack+json') throw new PassgateError('WRONG_TYPE', `expected an ack, got ${r.typ}`);
+      upTo = r.ack.upTo;
+    } catch (e) {
+      const code = isPassgateError(e) ? e.code : 'INTERNAL';
+      this.stats.refusedAcks++;
+      this.refusals.add({ code, topic, atMs: this.clock.nowMs(), detail: 'events ack refused' });
+      this.ackLog.warn(code, { code, refusedAcks: this.stats.refusedAcks }, 'events ack refused: nothing deleted');
+      this.hooks.ackRefused();
+      return;
+    }
+    this.hooks.acked(upTo);
   }
 
   private ingest(topic: string, text: string, typ: EnvelopeType, topicList: ListName | null): void {
@@ -162,7 +196,8 @@ export class Downlink {
     switch (r.typ) {
       case 'passgate-trust+json':
         this.stats.applied++;
-        this.log.info({ version: r.version, skippedKeys: r.skippedKeys }, 'trust bundle applied');
+        this.log.info({ version: r.version, keysLeftOut: r.skippedKeys.length }, 'trust bundle applied');
+        if (r.skippedKeys.length) this.log.warn({ version: r.version, keysLeftOut: r.skippedKeys.map(describeSkipped) }, 'trust bundle: keys left out (§1)');
         this.hooks.documentsChanged();
         this.retryParkedPolicy();
         // New list signers may make yesterday's refused deltas good: catch up now.

@@ -18,7 +18,8 @@ import type { LookupPort } from '../device/verifier.js';
 import type { CommandRunner } from '../device/commands.js';
 import { gateStatus } from '../device/status.js';
 import { GateConnection, type BrokerOptions, type ConnectedInfo, type MessageProps } from './connection.js';
-import { GateTopics, type StatusPayload } from './topics.js';
+import { GateTopics } from './topics.js';
+import type { HardwareStatus, StatusPayload } from './contract.js';
 import { OutboxPublisher, type OutboxOptions } from './outbox-publisher.js';
 import { Downlink, type DownlinkOptions } from './downlink.js';
 import { MqttLookup, type LookupOptions } from './lookup.js';
@@ -42,8 +43,8 @@ export interface GateLinkOptions {
   broker: BrokerOptions;
   /** Runs verified commands; see createCommandRunner() in sync/commands.ts. */
   runCommand: CommandRunner;
-  /** Scanner and gate state, shown as R/status `hardware` (call statusChanged() when they change). */
-  statusExtras?: () => Record<string, unknown>;
+  /** The gate machine's state and the parts' health, shown as R/status `hardware` (call statusChanged() when they change). */
+  statusExtras?: () => HardwareStatus | null;
   log?: Logger;
   /** Announced in R/state and R/status; default: passgate's package.json version. */
   softwareVersion?: string;
@@ -118,13 +119,14 @@ export class GateLink {
         documentsChanged: () => this.documentsChanged(),
         changed,
         acked: (upTo) => this.outbox.acked(upTo),
+        ackRefused: () => this.outbox.ackRefused(),
         lookupAnswer: (text) => this.lookup.answer(text),
         command: (text: string, props: MessageProps) => void this.commands.take(text, props),
       },
       childLogger(log, 'sync:downlink'),
       opts.sync,
     );
-    this.status = new StatusPublisher(() => this.buildStatus(), this.connection, this.topics, childLogger(log, 'sync:status'), opts.status);
+    this.status = new StatusPublisher(() => this.buildStatus(), this.connection, childLogger(log, 'sync:status'), opts.status);
   }
 
   /** The Verifier's LookupPort: asks the backend while connected, resolves null at once when not. */
@@ -256,11 +258,17 @@ export class GateLink {
       version: this.version,
       mqtt: { protocolVersion: this.connection.protocolVersion },
       outbox: { ...base.outbox, publisher: this.outbox.snapshot() },
-      refusals: { total: this.refusals.total(), byCode: this.refusals.byCode(), last: last ? { code: last.code, topic: last.topic, atMs: last.atMs } : null },
+      refusals: {
+        total: this.refusals.total(),
+        byCode: this.refusals.byCode(),
+        byKind: this.refusals.byKind(),
+        last: last ? { code: last.code, topic: last.topic, atMs: last.atMs } : null,
+      },
+      commands: { ...this.commands.stats },
       modeOverride: this.modes.current(),
       lookup: { ...this.lookup.stats },
-      // Scanner and gate (relay, door) state, from the composition root; nested so it cannot shadow
-      // a field above (gateStatus' `gate` is the gate id).
+      // The gate machine and the parts' health, from the composition root; nested so it cannot
+      // shadow a field above (gateStatus' `gate` is the gate id).
       hardware: this.opts.statusExtras?.() ?? null,
     };
   }

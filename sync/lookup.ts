@@ -13,7 +13,8 @@ import type { Clock, LookupAnswer } from '../device/core/ports.js';
 import type { LookupPort } from '../device/verifier.js';
 import { ingestEnvelope } from '../device/ingest.js';
 import { isPassgateError } from '../device/core/errors.js';
-import { encode, type GateTopics, type LookupRequest } from './topics.js';
+import type { GateTopics } from './topics.js';
+import type { LookupCounters, LookupRequest } from './contract.js';
 import type { GateConnection } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
 import type { Logger } from './log.js';
@@ -36,13 +37,13 @@ export class MqttLookup implements LookupPort {
   private readonly outstanding = new Map<string, Outstanding>();
   private readonly cacheSeconds: number;
   private readonly lateAnswerMs: number;
-  readonly stats = { requests: 0, answered: 0, timeouts: 0, offline: 0, cached: 0, ignored: 0 };
+  readonly stats: LookupCounters = { requests: 0, answered: 0, timeouts: 0, offline: 0, cached: 0, ignored: 0 };
 
   constructor(
     private readonly store: GateStore,
     private readonly clock: Clock,
     private readonly topics: GateTopics,
-    private readonly conn: Pick<GateConnection, 'publish' | 'connected'>,
+    private readonly conn: Pick<GateConnection, 'send' | 'connected'>,
     private readonly refusals: RefusalCounter,
     private readonly log: Logger,
     options: LookupOptions = {},
@@ -72,7 +73,7 @@ export class MqttLookup implements LookupPort {
       this.outstanding.set(id, entry);
       const req: LookupRequest = { id, holder };
       this.conn
-        .publish(this.topics.lookupReq, encode(req), {
+        .send('lookup/req', req, {
           qos: 1,
           properties: { responseTopic: this.topics.lookupRes, correlationData: Buffer.from(id, 'utf8') },
         })

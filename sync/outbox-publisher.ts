@@ -16,7 +16,8 @@
 import type { GateStore } from '../device/store/store.js';
 import type { Clock } from '../device/core/ports.js';
 import { baseEvent } from '../device/events.js';
-import { encode, type EventsBatch, type GateTopics, type WireEvent } from './topics.js';
+import type { GateTopics } from './topics.js';
+import type { EventsBatch, OutboxCounters, WireEvent } from './contract.js';
 import type { GateConnection } from './connection.js';
 import type { Logger } from './log.js';
 
@@ -61,7 +62,7 @@ export class OutboxPublisher {
 
   constructor(
     private readonly store: GateStore,
-    private readonly conn: Pick<GateConnection, 'publish' | 'connected'>,
+    private readonly conn: Pick<GateConnection, 'send' | 'connected'>,
     private readonly topics: GateTopics,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -109,13 +110,15 @@ export class OutboxPublisher {
     this.pump();
   }
 
-  /** `R/events/ack {"upTo"}` arrived (retained on subscribe, then after each stored batch). */
+  /**
+   * A verified `R/events/ack` for this gate arrived (retained on subscribe, then after each stored
+   * batch); the downlink has checked its signature, audience and that `upTo` is not beyond the last seq.
+   */
   acked(upTo: number): void {
     const last = this.store.outboxBounds().lastSeq;
     if (upTo > last) {
-      // An ack beyond any seq this store ever handed out: a reprovisioned gate reusing an id, or a
-      // confused backend. Deleting on its word would lose events that were never stored.
-      this.stats.ignoredAcks++;
+      // Checked on ingest already; kept so no path can delete on an ack beyond any seq handed out.
+      this.ackRefused();
       this.log.warn({ upTo, lastSeq: last }, 'ignoring an events ack beyond the last seq recorded');
       return;
     }
@@ -127,12 +130,20 @@ export class OutboxPublisher {
     const removed = this.store.ackUpTo(upTo);
     this.stats.acks++;
     this.inFlight = this.inFlight.filter((b) => b.last > upTo);
-    if (removed > 0) this.onChange();
+    // Every ack changes R/status (the counters, ackedUpTo), also one that deleted nothing.
+    this.log.debug({ upTo, removed }, 'events acked');
+    this.onChange();
     this.pump();
   }
 
+  /** An ack was refused (forged, for another gate, beyond the last seq): it deleted nothing. */
+  ackRefused(): void {
+    this.stats.ignoredAcks++;
+    this.onChange();
+  }
+
   /** What R/status shows of the publisher. */
-  snapshot() {
+  snapshot(): OutboxCounters {
     return { ackedUpTo: this.ackedUpTo, sentUpTo: this.sentUpTo, batchesInFlight: this.inFlight.length, ...this.stats };
   }
 
@@ -176,7 +187,7 @@ export class OutboxPublisher {
         this.stats.events += rows.length;
         // No await: batches are pipelined; the window is bounded by the application ack, and a failed
         // publish means a lost connection, after which everything unacked is sent again anyway.
-        this.conn.publish(this.topics.events, encode(batch), { qos: 1 }).catch((e: Error) => {
+        this.conn.send('events', batch, { qos: 1 }).catch((e: Error) => {
           this.log.debug({ err: e.message, first, last }, 'events batch not published');
         });
       }

@@ -4,7 +4,7 @@
  * each publish by the function GateLink supplies (gateStatus() plus the sync layer's counters and
  * the composition root's scanner and gate state).
  */
-import { encode, type GateTopics, type StatusPayload } from './topics.js';
+import type { StatusPayload } from './contract.js';
 import type { GateConnection } from './connection.js';
 import type { Logger } from './log.js';
 
@@ -25,8 +25,7 @@ export class StatusPublisher {
 
   constructor(
     private readonly build: () => StatusPayload,
-    private readonly conn: Pick<GateConnection, 'publish' | 'connected'>,
-    private readonly topics: GateTopics,
+    private readonly conn: Pick<GateConnection, 'send' | 'connected'>,
     private readonly log: Logger,
     options: StatusOptions = {},
   ) {
@@ -75,7 +74,7 @@ export class StatusPublisher {
     }
     this.lastPublishMono = performance.now();
     this.stats.published++;
-    return this.conn.publish(this.topics.status, encode(payload), { qos: 1, retain: true }).catch((e: Error) => {
+    return this.conn.send('status', payload, { qos: 1, retain: true }).catch((e: Error) => {
       this.log.debug({ err: e.message }, 'status not published');
     });
   }

@@ -6,6 +6,7 @@ export const COMMANDS = ['open', 'sync', 'set-mode', 'reload', 'restart'] as con
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface Command {
+  /** `<site>/<gate>` (§7 revision 2: gate ids repeat across sites). */
   aud: string;
   cmd: CommandName;
   args?: Record<string, unknown>;
@@ -20,7 +21,7 @@ const validateCommand = compileSchema<Command>('command', {
   type: 'object',
   required: ['aud', 'cmd', 'actor', 'iat', 'exp', 'jti', 'ctr'],
   properties: {
-    aud: { type: 'string', minLength: 1, maxLength: 64 },
+    aud: { type: 'string', minLength: 1, maxLength: 129 },
     cmd: { enum: COMMANDS },
     args: { type: 'object' },
     actor: { type: 'string', minLength: 1, maxLength: 128 },
@@ -31,12 +32,30 @@ const validateCommand = compileSchema<Command>('command', {
   },
 });
 
-/** Validates the payload, `aud` and `exp` (only while the clock can be trusted); the counter is the store's. */
-export function checkCommand(payload: unknown, gate: string, nowMs: number, clockTrusted: boolean): Command {
+/**
+ * Validates the payload, `aud` (`<site>/<gate>`) and `exp` (only while the clock can be trusted); the
+ * counter is the store's.
+ */
+export function checkCommand(payload: unknown, audience: string, nowMs: number, clockTrusted: boolean): Command {
   const cmd = validateCommand(payload);
-  if (cmd.aud !== gate) throw new PassgateError('WRONG_AUDIENCE', `command for ${cmd.aud}, this is ${gate}`);
+  if (cmd.aud !== audience) throw new PassgateError('WRONG_AUDIENCE', `command for ${cmd.aud}, this is ${audience}`);
   if (clockTrusted && nowMs > cmd.exp * 1000) throw new PassgateError('EXPIRED', `command ${cmd.jti} expired`);
   return cmd;
+}
+
+/**
+ * What a refused command's event and reply may carry of a payload whose envelope VERIFIED (signed by a
+ * commands key) but which was refused: each field only if it has the right shape. Never used on an
+ * envelope that did not verify — nothing of that may reach the store.
+ */
+export function commandFields(payload: unknown): { cmd: CommandName | null; actor: string | null; jti: string | null } {
+  const p = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
+  const str = (v: unknown, max: number) => (typeof v === 'string' && v.length >= 1 && v.length <= max ? v : null);
+  return {
+    cmd: (COMMANDS as readonly unknown[]).includes(p.cmd) ? (p.cmd as CommandName) : null,
+    actor: str(p.actor, 128),
+    jti: str(p.jti, 64),
+  };
 }
 
 export interface LookupReply {

@@ -1,6 +1,8 @@
 /**
  * COSE_Sign1 (RFC 9052) decoding for HP1 and HC1, with the size limits applied before any crypto.
  * CBOR itself is cborg's, run in its strict modes; this module adds the COSE shape and the limits.
+ * The map and string limits apply to the decoded headers and claims (§2), not to the byte strings
+ * of the COSE_Sign1 itself: a payload bstr of 600 bytes is legal when each claim in it keeps them.
  */
 import { decode as cborDecode } from 'cborg';
 
@@ -22,6 +24,8 @@ export class CoseFormatError extends Error {}
 
 const COSE_SIGN1_TAG = 18;
 const CWT_TAG = 61;
+/** COSE header label `crit`. */
+const CRIT = 2;
 
 type TagDecoder = (decode: () => unknown) => unknown;
 const passThrough: TagDecoder = (decode) => decode();
@@ -64,15 +68,19 @@ export function decodeCoseSign1(bytes: Uint8Array, limits: CborLimits, allowCwtT
   const tags: Record<number, TagDecoder> = { [COSE_SIGN1_TAG]: tag };
   if (allowCwtTag) tags[CWT_TAG] = tag;
   const value = strictDecode(bytes, tags);
-  checkLimits(value, limits, 0);
   if (!Array.isArray(value) || value.length !== 4) throw new CoseFormatError('COSE_Sign1 is not a 4-element array');
   const [protectedBytes, unprotectedHeader, payload, signature] = value as unknown[];
   if (!(protectedBytes instanceof Uint8Array)) throw new CoseFormatError('protected header is not a bstr');
   if (!(unprotectedHeader instanceof Map)) throw new CoseFormatError('unprotected header is not a map');
   if (!(payload instanceof Uint8Array)) throw new CoseFormatError('payload is not a bstr');
   if (!(signature instanceof Uint8Array)) throw new CoseFormatError('signature is not a bstr');
+  checkLimits(unprotectedHeader, limits, 1);
   const protectedHeader = protectedBytes.length === 0 ? new Map() : decodeCbor(protectedBytes, limits);
   if (!(protectedHeader instanceof Map)) throw new CoseFormatError('protected header is not a map');
+  // §2, RFC 9052 §3.1: the gate understands no critical header beyond alg and kid, which may not be
+  // listed as critical; so any `crit` (even an empty one) is refused. Its place is the protected
+  // header: one in the unprotected header is malformed, and refused too.
+  if (protectedHeader.has(CRIT) || unprotectedHeader.has(CRIT)) throw new CoseFormatError('crit header (label 2): no critical header is understood');
   return { protectedBytes, protectedHeader, unprotectedHeader, payload, signature };
 }
 

@@ -13,6 +13,7 @@ import { HP1_PREFIX, verifyHp1 } from './hp1.js';
 import { HC1_PREFIX, verifyHc1 } from './hc1.js';
 import { holderHandle, normaliseIdNumber } from './idcard.js';
 import { applyMode } from './mode.js';
+import { displayName } from '../../base/display.js';
 
 export type Outcome =
   | { kind: 'decided'; decision: Decision }
@@ -115,10 +116,10 @@ function evaluateCode(text: string, ctx: DecisionContext, draft: Draft): Decisio
 function evaluateIdCard(raw: string, maskedName: string | null, ctx: DecisionContext, draft: Draft): Outcome {
   const decided = (decision: Decision): Outcome => ({ kind: 'decided', decision });
   draft.format = 'IDCARD';
-  draft.displayName = maskedName;
+  draft.displayName = displayName(maskedName); // whatever the reader made of the name, §2's rule applies
   const { policy, clock } = ctx;
   if (!policy.acceptFormats.includes('IDCARD')) return decided(draft.decide('deny', 'UNSUPPORTED_FORMAT', 'ID cards not accepted by policy'));
-  const id = normaliseIdNumber(raw);
+  const id = normaliseIdNumber(raw, clock.nowMs());
   if (!id) return decided(draft.decide('deny', 'ID_INVALID'));
 
   const nowMs = clock.nowMs();

@@ -13,6 +13,7 @@ export const ENVELOPE_TYPES = [
   'passgate-list+json',
   'passgate-lookup+json',
   'passgate-cmd+json',
+  'passgate-ack+json',
 ] as const;
 export type EnvelopeType = (typeof ENVELOPE_TYPES)[number];
 

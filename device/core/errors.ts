@@ -14,10 +14,12 @@ export type ErrorCode =
   | 'LIST_GAP'
   /** Snapshot whose entries do not number `count`. */
   | 'COUNT_MISMATCH'
-  /** Command for another gate. */
+  /** Command or ack for another gate (`aud` is `<site>/<gate>`). */
   | 'WRONG_AUDIENCE'
   /** Command counter not above the last accepted. */
   | 'REPLAYED'
+  /** Events ack above the last seq the gate assigned. */
+  | 'ACK_BEYOND_LAST_SEQ'
   | 'NOT_INITIALISED'
   | 'ALREADY_INITIALISED'
   | 'BAD_CONFIG'

@@ -25,9 +25,12 @@
  *   early DSCs (and the EU test DSCs, vectors common/CO6–CO14) carry are recognised, as
  *   corona-warn-app/cwa-app-android (DscSignatureValidator.kt, checkOidsIntersect) and
  *   Digitaler-Impfnachweis/covpass-ios (HCert.swift, extendedKeyUsage*Issuer) do.
- * - `iss` (claim 1) is optional; when present it must name the trust-bundle issuer that owns the
- *   key (for DCC issuers the ISO 3166-1 alpha-2 country code under which the DSC was published),
- *   else ISSUER_MISMATCH (§8). The DSC's own validity dates are not checked (§3).
+ * - `iss` (claim 1) is optional and informational (§3): deployed DCCs carry a country code or free
+ *   text (a ministry's full name) there, so it is not compared with the issuer that owns the DSC,
+ *   which is the credential's issuer. When present it must be a text string. The DSC's own validity
+ *   dates are not checked (§3).
+ * - A certificate group that is `null` (older payloads write `"t": null`) counts as absent (§3): a
+ *   DCC holds exactly one of `v`, `t`, `r` that is present and not null.
  */
 import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
@@ -36,6 +39,7 @@ import type { Trust, TrustedKey } from './trust.js';
 import { findSigner, type Credential, type VerifyOutcome } from './credential.js';
 import { base45Decode } from './base45.js';
 import { CoseFormatError, decodeCbor, decodeCoseSign1, type CborLimits, type CoseSign1 } from './cose.js';
+import { displayName } from '../../base/display.js';
 
 export const HC1_PREFIX = 'HC1:';
 /**
@@ -154,13 +158,13 @@ export function readClaims(payload: Map<unknown, unknown>): Hc1Claims | string {
   const iat = payload.get(6);
   const exp = payload.get(4);
   const hcert = payload.get(HCERT_CLAIM);
-  if (iss !== undefined && (typeof iss !== 'string' || iss.length < 1 || iss.length > 32)) return 'iss must be a 1–32 character string';
+  if (iss !== undefined && typeof iss !== 'string') return 'iss must be a text string';
   if (!isNumericDate(iat) || !isNumericDate(exp)) return 'iat and exp must be NumericDates';
   if (!(hcert instanceof Map)) return 'hcert claim (-260) missing';
   const dcc = hcert.get(1);
   if (!(dcc instanceof Map)) return 'hcert has no EU DCC (key 1)';
-  const types = (['v', 't', 'r'] as const).filter((t) => dcc.has(t));
-  if (types.length !== 1) return 'the DCC must hold exactly one of v, t, r';
+  const types = (['v', 't', 'r'] as const).filter((t) => dcc.get(t) != null);
+  if (types.length !== 1) return 'the DCC must hold exactly one of v, t, r (not null)';
   const type = types[0]!;
   const entries = dcc.get(type);
   if (!Array.isArray(entries) || entries.length === 0) return `${type} must be a non-empty array`;
@@ -187,7 +191,7 @@ function credentialOf(c: Hc1Claims, key: TrustedKey): Credential {
     kid: key.kid,
     issuer,
     keyProblem: keyUsageProblem(key.extKeyUsage, c.type),
-    issuerMismatch: c.iss !== null && c.iss !== issuer,
+    issuerMismatch: false, // iss is informational for HC1 (§3)
     iat: c.iat,
     exp: c.exp,
     expInclusive: true,
@@ -225,20 +229,14 @@ export function dccHandle(country: string, uci: string): string {
   return createHash('sha256').update(country, 'utf8').update(uci, 'utf8').digest().subarray(0, 16).toString('hex');
 }
 
-/** Family-name initial and given-name initial, each followed by `*` (e.g. `M* G*`); never the name. */
+/** §2's display rule over the family name (else the given name), in either of the DCC's spellings. */
 function maskedName(nam: Map<unknown, unknown>): string | null {
-  const initial = (...keys: string[]): string | null => {
-    for (const k of keys) {
-      const v = nam.get(k);
-      if (typeof v === 'string') {
-        const first = Array.from(v.normalize('NFC').trim())[0];
-        if (first && first !== '<') return `${first}*`;
-      }
-    }
-    return null;
-  };
-  const parts = [initial('fn', 'fnt'), initial('gn', 'gnt')].filter((p): p is string => p !== null);
-  return parts.length > 0 ? parts.join(' ') : null;
+  for (const k of ['fn', 'fnt', 'gn', 'gnt']) {
+    const v = nam.get(k);
+    const shown = typeof v === 'string' ? displayName(v.normalize('NFC').trim().replace(/^<+/, '')) : null;
+    if (shown) return shown;
+  }
+  return null;
 }
 
 function headerValue(cose: CoseSign1, label: number): unknown {

@@ -9,6 +9,7 @@ import type { Trust, TrustedKey } from './trust.js';
 import { findSigner, type Credential, type VerifyOutcome } from './credential.js';
 import { base45Decode } from './base45.js';
 import { CoseFormatError, decodeCbor, decodeCoseSign1, type CborLimits } from './cose.js';
+import { displayName } from '../../base/display.js';
 
 export const HP1_PREFIX = 'HP1:';
 export const HP1_MAX_CHARS = 1024;
@@ -113,7 +114,7 @@ function credentialOf(c: Hp1Claims, key: TrustedKey): Credential {
     status: c.st,
     statusAt: c.sat,
     paper: c.kind === 2,
-    displayName: c.nm,
+    displayName: displayName(c.nm), // §2: never as given
   };
 }
 

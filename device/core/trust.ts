@@ -2,12 +2,14 @@
  * The trust bundle (§4): validated, then compiled once into what the decision path needs —
  * verify functions by kid, issuers, envelope signers and the holder key.
  */
-import { X509Certificate, createPublicKey } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { Alg, Format } from './types.js';
 import { compileSchema } from './schema.js';
 import { b64uDecode } from './b64u.js';
-import { kidOf, nodeVerifier, verifierFor, type VerifyFn } from './crypto/keys.js';
-import { sm2PublicKeyFromSpki } from './crypto/sm2.js';
+import { kidOf, spkiAlg, verifierFor, type VerifyFn } from './crypto/keys.js';
+
+/** §1: at most this many keys share one kid within one format (or one signer role). */
+export const MAX_KEYS_PER_KID = 4;
 
 export interface KeyEntry {
   kid: string;
@@ -50,8 +52,21 @@ export interface Trust {
   issuerIds: ReadonlySet<string>;
   signers: Readonly<Record<SignerRole, readonly TrustedKey[]>>;
   holderKey: Buffer;
-  /** Keys left out because they could not be used, with why (logged and reported on import). */
-  skipped: readonly string[];
+  /** Keys left out of the bundle as applied, with why (§1: reported in status and logged). */
+  skipped: readonly SkippedKey[];
+}
+
+/** A key of the bundle that the gate does not use. */
+export interface SkippedKey {
+  /** The issuer id, or `signers.<role>`. */
+  owner: string;
+  kid: string;
+  reason: string;
+}
+
+/** One line for a log or a terminal: `CN-110000/0123456789abcdef: Ed25519 key is a small-order point`. */
+export function describeSkipped(k: SkippedKey): string {
+  return `${k.owner}/${k.kid}: ${k.reason}`;
 }
 
 const kid = { type: 'string', pattern: '^[0-9a-f]{16}$' };
@@ -85,7 +100,8 @@ const validateBundle = compileSchema<TrustBundle>('trust bundle', {
         type: 'object',
         required: ['id', 'formats', 'keys'],
         properties: {
-          id: { type: 'string', minLength: 1, maxLength: 32 },
+          // §4: bundle issuer ids are 1–128 characters (DCC issuers may be named in full); HP1 `iss` stays 1–32.
+          id: { type: 'string', minLength: 1, maxLength: 128 },
           name: { type: 'string', maxLength: 256 },
           formats: { type: 'array', items: { type: 'string', maxLength: 16 } },
           keys: { type: 'array', items: keySchema, maxItems: 1000 },
@@ -107,30 +123,43 @@ export function parseTrustBundle(payload: unknown): TrustBundle {
 
 export function compileTrust(bundle: TrustBundle): Trust {
   const keysByKid = new Map<string, TrustedKey[]>();
-  const skipped: string[] = [];
-  const add = (k: TrustedKey) => {
-    const list = keysByKid.get(k.kid);
-    if (list) list.push(k);
-    else keysByKid.set(k.kid, [k]);
+  const skipped: SkippedKey[] = [];
+  // Keys named so far per kid and format (or signer role), usable or not: the cap comes before the
+  // work of loading a key, so a bundle naming one kid thousands of times costs nothing either.
+  const named = new Map<string, number>();
+  const overCap = (kid: string, scopes: readonly string[]): string | null => {
+    const full = scopes.find((s) => (named.get(`${s}:${kid}`) ?? 0) >= MAX_KEYS_PER_KID);
+    for (const s of scopes) named.set(`${s}:${kid}`, (named.get(`${s}:${kid}`) ?? 0) + 1);
+    return full ? `more than ${MAX_KEYS_PER_KID} keys with this kid for ${full}` : null;
+  };
+  const load = (entry: KeyEntry, owner: string, issuer: string | null, formats: readonly Format[], scopes: readonly string[]): TrustedKey | null => {
+    const refused = overCap(entry.kid, scopes);
+    if (refused) {
+      skipped.push({ owner, kid: entry.kid, reason: refused });
+      return null;
+    }
+    try {
+      return loadKey(entry, issuer, formats);
+    } catch (e) {
+      skipped.push({ owner, kid: entry.kid, reason: (e as Error).message });
+      return null;
+    }
   };
   for (const issuer of bundle.issuers) {
     const formats = issuer.formats.filter((f): f is Format => f === 'HP1' || f === 'HC1');
     for (const entry of issuer.keys) {
-      try {
-        add(loadKey(entry, issuer.id, formats));
-      } catch (e) {
-        skipped.push(`${issuer.id}/${entry.kid}: ${(e as Error).message}`);
-      }
+      const k = load(entry, issuer.id, issuer.id, formats, formats);
+      if (!k) continue;
+      const list = keysByKid.get(k.kid);
+      if (list) list.push(k);
+      else keysByKid.set(k.kid, [k]);
     }
   }
   const signers = { policy: [], lists: [], commands: [] } as Record<SignerRole, TrustedKey[]>;
   for (const role of ['policy', 'lists', 'commands'] as const) {
     for (const entry of bundle.signers[role]) {
-      try {
-        signers[role].push(loadKey(entry, null, []));
-      } catch (e) {
-        skipped.push(`signers.${role}/${entry.kid}: ${(e as Error).message}`);
-      }
+      const k = load(entry, `signers.${role}`, null, [], [`signers.${role}`]);
+      if (k) signers[role].push(k);
     }
   }
   return {
@@ -145,6 +174,7 @@ export function compileTrust(bundle: TrustBundle): Trust {
   };
 }
 
+/** Throws, saying why, when the entry does not hold a key the gate may use (§1). */
 function loadKey(entry: KeyEntry, issuer: string | null, formats: readonly Format[]): TrustedKey {
   const base = {
     issuer,
@@ -156,11 +186,19 @@ function loadKey(entry: KeyEntry, issuer: string | null, formats: readonly Forma
     const der = b64uDecode(entry.x5c);
     if (!der) throw new Error('x5c is not base64url');
     if (kidOf(der) !== entry.kid) throw new Error('kid does not match the certificate');
-    const cert = new X509Certificate(der);
-    const key = cert.publicKey;
-    const alg: Alg = key.asymmetricKeyType === 'ec' ? 'ES256' : 'PS256';
+    let cert: X509Certificate;
+    let spki: Buffer;
+    try {
+      cert = new X509Certificate(der);
+      // Exporting fails for a point at infinity, which Node would otherwise take as a key.
+      spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+    } catch {
+      throw new Error('x5c is not a certificate with a usable public key');
+    }
+    const type = cert.publicKey.asymmetricKeyType;
+    const alg: Alg = type === 'ec' ? 'ES256' : 'PS256';
     if (entry.alg !== undefined && entry.alg !== alg) throw new Error(`certificate key does not fit ${entry.alg}`);
-    return { ...base, kid: entry.kid, alg, extKeyUsage: cert.keyUsage ?? [], verify: nodeVerifier(alg, key) };
+    return { ...base, kid: entry.kid, alg, extKeyUsage: cert.keyUsage ?? [], verify: verifierFor(alg, spki) };
   }
   if (entry.spki === undefined || entry.alg === undefined) throw new Error('key needs alg and spki, or x5c');
   const spki = b64uDecode(entry.spki);
@@ -185,14 +223,7 @@ export function rootKey(spki: Uint8Array): TrustedKey {
 }
 
 export function algOfSpki(spki: Uint8Array): Alg {
-  try {
-    sm2PublicKeyFromSpki(spki);
-    return 'SM2SM3';
-  } catch {
-    // not SM2: ask Node
-  }
-  const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-  throw new Error(`unsupported root key type ${key.asymmetricKeyType ?? 'unknown'}`);
+  const alg = spkiAlg(spki);
+  if (alg === null || alg === 'PS256') throw new Error('unsupported root key type (ES256, EdDSA or SM2SM3)');
+  return alg;
 }

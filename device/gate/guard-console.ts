@@ -352,7 +352,7 @@ export async function startGuardConsole(o: GuardConsoleOptions): Promise<GuardCo
       name: displayName ?? null,
       format: (event.format as string | null) ?? null,
       issuer: (event.issuer as string | null) ?? null,
-      actor: typeof event.actor === 'string' ? event.actor : null,
+      actor: event.type === 'override' ? event.actor : null,
     });
     if (live.length > MAX_LIVE) live.splice(0, live.length - MAX_LIVE);
     schedule();

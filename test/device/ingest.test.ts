@@ -131,15 +131,41 @@ describe('lists (§5)', () => {
 
 describe('commands (§7) through import', () => {
   const command = (g: TestGate, o: Record<string, unknown>) =>
-    signEnvelope(g.fed.commandSigner, 'passgate-cmd+json', { aud: 'gate-1', cmd: 'open', actor: 'ops:t', iat: T0, exp: T0 + 60, jti: `j${o.ctr}`, ...o });
+    signEnvelope(g.fed.commandSigner, 'passgate-cmd+json', { aud: 'test-site/gate-1', cmd: 'open', actor: 'ops:t', iat: T0, exp: T0 + 60, jti: `j${o.ctr}`, ...o });
 
   it('needs the commands signer, this gate as aud, an unexpired exp and a rising counter', () => {
     gate = makeGate();
     expect(gate.ingest(command(gate, { ctr: 5 }))).toMatchObject({ outcome: 'verified' });
     expect(refusal(() => gate.ingest(command(gate, { ctr: 5 })))).toBe('REPLAYED');
-    expect(refusal(() => gate.ingest(command(gate, { ctr: 6, aud: 'gate-2' })))).toBe('WRONG_AUDIENCE');
+    expect(refusal(() => gate.ingest(command(gate, { ctr: 6, aud: 'test-site/gate-2' })))).toBe('WRONG_AUDIENCE');
     expect(refusal(() => gate.ingest(command(gate, { ctr: 7, exp: T0 - 1 })))).toBe('EXPIRED');
     expect(refusal(() => gate.ingest(signEnvelope(generateKey('EdDSA').key, 'passgate-cmd+json', { ctr: 8 })))).toBe('UNKNOWN_KEY');
     expect(gate.ingest(command(gate, { ctr: 9 }))).toMatchObject({ outcome: 'verified' });
+  });
+});
+
+describe('audience and acks (§7 revision 2)', () => {
+  const command = (g: TestGate, o: Record<string, unknown>) =>
+    signEnvelope(g.fed.commandSigner, 'passgate-cmd+json', { aud: 'test-site/gate-1', cmd: 'open', actor: 'ops:t', iat: T0, exp: T0 + 60, jti: `j${o.ctr}`, ...o });
+  const ack = (g: TestGate, o: Record<string, unknown>, key = g.fed.listSigner) =>
+    signEnvelope(key, 'passgate-ack+json', { aud: 'test-site/gate-1', upTo: 1, iat: T0, ...o });
+
+  it('defect 11: a command for the same gate id at another site, or naming the gate id alone, is WRONG_AUDIENCE', () => {
+    gate = makeGate();
+    expect(refusal(() => gate.ingest(command(gate, { ctr: 1, aud: 'other-site/gate-1' })))).toBe('WRONG_AUDIENCE');
+    expect(refusal(() => gate.ingest(command(gate, { ctr: 2, aud: 'gate-1' })))).toBe('WRONG_AUDIENCE');
+    expect(gate.ingest(command(gate, { ctr: 3 }))).toMatchObject({ outcome: 'verified', command: { aud: 'test-site/gate-1' } });
+  });
+
+  it('defect 9: an ack counts only signed by a list signer, for this gate, and not beyond the last seq', () => {
+    gate = makeGate();
+    gate.store.recordEvent({ type: 'system', what: 'test' }, T0 * 1000);
+    gate.store.recordEvent({ type: 'system', what: 'test' }, T0 * 1000);
+    expect(gate.ingest(ack(gate, { upTo: 2 }))).toMatchObject({ outcome: 'verified', ack: { upTo: 2 } });
+    expect(refusal(() => gate.ingest(JSON.stringify({ upTo: 2 })))).toBe('BAD_ENCODING');
+    expect(refusal(() => gate.ingest(ack(gate, { upTo: 2 }, gate.fed.commandSigner)))).toBe('UNKNOWN_KEY');
+    expect(refusal(() => gate.ingest(ack(gate, { upTo: 2, aud: 'other-site/gate-1' })))).toBe('WRONG_AUDIENCE');
+    expect(refusal(() => gate.ingest(ack(gate, { upTo: 3 })))).toBe('ACK_BEYOND_LAST_SEQ');
+    expect(refusal(() => gate.ingest(ack(gate, { upTo: '2' })))).toBe('BAD_ENCODING');
   });
 });

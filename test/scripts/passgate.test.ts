@@ -160,7 +160,7 @@ describe('passgate-issuer signs what a backend sends, and the gate takes it', ()
     const tap = lines((await cli(PASSGATE, ['verify', '--data-dir', data(), '--dry-run', '--input', 'idcard', id])).stdout)[0];
     expect(tap).toMatchObject({ result: 'open', reason: 'OK', handle });
 
-    writeFileSync(join(dir, 'cmd.json'), await issuer('cmd', '--gate', 'g-07', '--cmd', 'sync', '--ctr', '1'));
+    writeFileSync(join(dir, 'cmd.json'), await issuer('cmd', '--site', 'metro-1', '--gate', 'g-07', '--cmd', 'sync', '--ctr', '1'));
     const cmd = await cli(PASSGATE, ['import', '--data-dir', data(), join(dir, 'cmd.json')]);
     expect(cmd.stdout).toMatch(/accepted and recorded/);
     const replay = await cli(PASSGATE, ['import', '--data-dir', data(), join(dir, 'cmd.json')]);
@@ -168,6 +168,22 @@ describe('passgate-issuer signs what a backend sends, and the gate takes it', ()
 
     writeFileSync(join(dir, 'lookup.json'), await issuer('lookup', '--id', 'req-1', '--holder', handle, '--s', '2'));
     expect((await cli(PASSGATE, ['import', '--data-dir', data(), join(dir, 'lookup.json')])).stdout).toMatch(/lookup answer req-1 verified \(holder status 2\)/);
+  });
+
+  it('an events ack for <site>/<gate>: deletes what it covers, and nothing when it names another site or a seq not yet assigned', async () => {
+    // Two events at least: the sync command above and its replay (both verified, both recorded).
+    const ack = async (name: string, ...args: string[]) => {
+      writeFileSync(join(dir, name), await issuer('ack', ...args));
+      return cli(PASSGATE, ['import', '--data-dir', data(), join(dir, name)]);
+    };
+    const beyond = await ack('ack-beyond.json', '--site', 'metro-1', '--gate', 'g-07', '--up-to', '999999');
+    expect(beyond.code).toBe(1);
+    expect(beyond.stderr).toMatch(/refused ACK_BEYOND_LAST_SEQ/);
+    const elsewhere = await ack('ack-elsewhere.json', '--site', 'metro-2', '--gate', 'g-07', '--up-to', '1');
+    expect(elsewhere.stderr).toMatch(/refused WRONG_AUDIENCE/);
+    const good = await ack('ack.json', '--site', 'metro-1', '--gate', 'g-07', '--up-to', '1');
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/ack up to 1 verified; 1 event\(s\) deleted from the outbox/);
   });
 
   it('keygen writes a key file whose kid it prints', async () => {

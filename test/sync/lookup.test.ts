@@ -9,7 +9,7 @@ import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { idNumber, makeBackend, makeGate, rawClient, removeTempDirs, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
 import { generateKey, holderHandleOf, signEnvelope } from '../../scripts/lib/issuer.js';
-import { parseLookupRequest } from '../../sync/topics.js';
+import { parseLookupRequest } from '../../sync/contract.js';
 
 const SITE = 'lookup';
 const fed = testFederation();

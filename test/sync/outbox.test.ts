@@ -1,13 +1,15 @@
 /**
  * The outbox over a real mosquitto: a 30 s broker outage in the middle of a burst of 5,000 decisions
  * loses nothing and stores nothing twice; bounded retention reports what it drops and the backend's
- * ack moves past the hole; an ack beyond anything the gate recorded deletes nothing.
+ * ack moves past the hole; only a signed ack for this gate deletes, and every ack shows in R/status.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { makeBackend, makeGate, removeTempDirs, sleep, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
+import { makeBackend, makeGate, rawClient, removeTempDirs, sleep, testFederation, waitFor, type TestGate } from '../helpers/sync.js';
 import type { ReferenceBackend } from '../../scripts/backend/reference-backend.js';
-import { issueHp1 } from '../../scripts/lib/issuer.js';
+import { issueHp1, signEnvelope } from '../../scripts/lib/issuer.js';
+import { SiteTopics } from '../../sync/topics.js';
+import { parseStatus, type StatusPayload } from '../../sync/contract.js';
 
 const SITE = 'outbox';
 const fed = testFederation();
@@ -88,21 +90,66 @@ describe('outbox', () => {
     await waitFor(() => g.store.outboxBounds().firstSeq === null, 'the gate outbox to empty');
   });
 
-  it('deletes on the application ack only, and ignores an ack beyond the last seq recorded', async () => {
+  it('defect 9: only a signed ack for this gate deletes; forged, wrong-role, other-site and too-high acks delete nothing and are counted', async () => {
     // A site no backend serves: nothing acks unless the test does.
+    const site = new SiteTopics('unserved');
+    await backend.publishRaw(site.trust, fed.trustEnvelope(1, Math.floor(Date.now() / 1000) - 60), { retain: true });
     const g = makeGate({ federation: fed, site: 'unserved', gate: 'lonely', brokerUrl: broker.url });
     gates.push(g);
     for (let i = 0; i < 3; i++) await g.verifier.present({ input: 'qr', text: `x-${i}` });
     g.link.start();
-    await waitFor(() => g.link.stats().outbox.events >= 3, 'the events to be published');
+    await waitFor(() => g.store.document('trust')?.version === 1 && g.link.stats().outbox.events >= 3, 'trust and the events published');
     await sleep(200); // PUBACKs are in: still nothing may be deleted
     expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
 
-    await backend.publishRaw(g.link.topics.eventsAck, JSON.stringify({ upTo: 1_000_000 }));
-    await waitFor(() => g.link.stats().outbox.ignoredAcks === 1, 'the bogus ack to be ignored');
-    expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
+    const observer = await rawClient(broker.url);
+    const statuses: StatusPayload[] = [];
+    observer.on('message', (_t, p) => statuses.push(parseStatus(p)));
+    await observer.subscribeAsync(g.link.topics.status, { qos: 1 });
+    try {
+      const iat = Math.floor(Date.now() / 1000);
+      const ack = (o: { aud?: string; upTo: number }, key = fed.listSigner) =>
+        signEnvelope(key, 'passgate-ack+json', { aud: o.aud ?? 'unserved/lonely', upTo: o.upTo, iat });
+      const forged = [
+        JSON.stringify({ upTo: 2 }), // the pre-revision ack anyone could publish
+        ack({ upTo: 2 }, fed.commandSigner), // a key without the lists role
+        backend.signAck('lonely', 2), // signed for `outbox/lonely`: the same gate id at another site
+        ack({ upTo: 1_000_000 }), // beyond the last seq assigned
+        ack({ upTo: 2, aud: 'lonely' }), // the gate id alone
+      ];
+      for (const text of forged) await backend.publishRaw(g.link.topics.eventsAck, text);
+      await waitFor(() => g.link.stats().outbox.ignoredAcks === forged.length, 'every forged ack refused');
+      expect(g.store.outboxBounds()).toMatchObject({ firstSeq: 1, lastSeq: 3 });
+      expect(g.link.stats().refusals).toMatchObject({ BAD_ENCODING: 1, UNKNOWN_KEY: 1, WRONG_AUDIENCE: 2, ACK_BEYOND_LAST_SEQ: 1 });
+      // Counted in R/status, and logged by code only.
+      await waitFor(() => statuses.at(-1)?.outbox.publisher.ignoredAcks === forged.length, 'the refusals in R/status');
+      expect(statuses.at(-1)?.refusals.byKind['events/ack']).toBe(forged.length);
+      expect(g.log.entries.filter((e) => e.msg === 'events ack refused: nothing deleted').length).toBeLessThanOrEqual(forged.length);
 
-    await backend.publishRaw(g.link.topics.eventsAck, JSON.stringify({ upTo: 2 }));
-    await waitFor(() => g.store.outboxBounds().firstSeq === 3, 'events 1 and 2 to go');
+      await backend.publishRaw(g.link.topics.eventsAck, ack({ upTo: 2 }));
+      await waitFor(() => g.store.outboxBounds().firstSeq === 3, 'events 1 and 2 to go');
+    } finally {
+      await observer.endAsync();
+    }
+  });
+
+  it('an ack that deleted nothing still republishes R/status', async () => {
+    const g = gates.find((x) => x.link.topics.gate === 'lonely')!;
+    const observer = await rawClient(broker.url);
+    const statuses: StatusPayload[] = [];
+    observer.on('message', (_t, p) => statuses.push(parseStatus(p)));
+    await observer.subscribeAsync(g.link.topics.status, { qos: 1 });
+    try {
+      await waitFor(() => statuses.length > 0, 'the retained status');
+      const acks = g.link.stats().outbox.acks;
+      await waitFor(() => statuses.at(-1)?.outbox.publisher.acks === acks, 'the status to show every ack so far');
+      // The same ack again: nothing left to delete, but the counters R/status shows moved.
+      const again = signEnvelope(fed.listSigner, 'passgate-ack+json', { aud: 'unserved/lonely', upTo: 2, iat: Math.floor(Date.now() / 1000) });
+      await backend.publishRaw(g.link.topics.eventsAck, again);
+      await waitFor(() => statuses.at(-1)?.outbox.publisher.acks === acks + 1, 'R/status after an ack that deleted nothing');
+      expect(g.store.outboxBounds().firstSeq).toBe(3);
+    } finally {
+      await observer.endAsync();
+    }
   });
 });

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { makeBackend, makeGate, rawClient, removeTempDirs, spawnGateSim, tempDir, testFederation, waitFor } from '../helpers/sync.js';
-import { GateTopics, parseState, parseStatus, type StatePayload, type StatusPayload } from '../../sync/topics.js';
+import { GateTopics } from '../../sync/topics.js';
+import { parseState, parseStatus, type HardwareStatus, type StatePayload, type StatusPayload } from '../../sync/contract.js';
 
 const SITE = 'state';
 const fed = testFederation();
@@ -37,7 +38,10 @@ const lastState = (gate: string) => states.get(gate)?.at(-1);
 
 describe('R/state', () => {
   it('is online (retained, with the session) on connect and offline on a clean stop', async () => {
-    const hardware = { scanner: { state: 'ok' }, gate: { relay: 'closed', door: 'closed' } };
+    const hardware: HardwareStatus = {
+      gate: { phase: 'idle', alarm: false, queued: 0, holds: 0, relay: 'inactive', indicator: 'ready' },
+      health: { relay: { ok: true, critical: true }, scanner0: { ok: true, critical: false } },
+    };
     const g = makeGate({ federation: fed, site: SITE, gate: 'clean', brokerUrl: broker.url, link: { statusExtras: () => hardware } });
     g.link.start();
     await waitFor(() => lastState('clean')?.state === 'online', 'online');
@@ -56,9 +60,9 @@ describe('R/state', () => {
     expect(statuses.get('clean')).toMatchObject({ gate: 'clean', site: SITE, session: 1, outbox: { depth: 0 }, refusals: { total: 0 }, hardware });
 
     // A change the composition root reports is published soon, not only at the next period.
-    hardware.scanner.state = 'lost';
+    hardware.health.scanner0 = { ok: false, critical: false, detail: 'reconnecting', unhealthySince: 1 };
     g.link.statusChanged();
-    await waitFor(() => (statuses.get('clean')?.hardware as typeof hardware | undefined)?.scanner.state === 'lost', 'the changed status');
+    await waitFor(() => statuses.get('clean')?.hardware?.health.scanner0?.ok === false, 'the changed status');
 
     await g.close();
     await waitFor(() => lastState('clean')?.state === 'offline', 'offline');

@@ -3,9 +3,9 @@
  * do this: with a key on the SM2 curve it signs plain ECDSA over SM3(M), which SM2 verifiers reject.
  *
  * Curve arithmetic is @noble/curves; verification adds a fast path of its own because gates verify
- * the same few issuer keys all day: fixed-base tables in affine form for G and for each key in
- * regular use, walked with mixed Jacobian additions, which cost about half of noble's complete
- * projective ones.
+ * the same few issuer keys all day: fixed-base tables in affine form for G and for each trusted key
+ * (built when trust is compiled, `sm2Precompute`), walked with mixed Jacobian additions, which cost
+ * about half of noble's complete projective ones.
  * Verification only touches public data, so variable time is fine there; signing uses noble's
  * constant-time multiply.
  */
@@ -48,8 +48,14 @@ const SPKI_PREFIX = hexToBytes('3059301306072a8648ce3d020106082a811ccf5501822d03
  * time.
  */
 const WINDOW = 8;
+/**
+ * A key's own table uses the same width. W = 6 would build in a third of the time (~40 ms instead of
+ * ~110 ms per key on a loaded 2-core machine) but verify ~40% slower; trust is compiled rarely and
+ * codes are verified all day.
+ */
+const KEY_WINDOW = WINDOW;
 
-/** Only values from `sm2PublicKeyFromSpki` / `sm2PublicKeyFromPoint` work: they carry lazily built tables. */
+/** Only values from `sm2PublicKeyFromSpki` / `sm2PublicKeyFromPoint` work: they can carry tables. */
 export interface Sm2PublicKey {
   /** 65-byte uncompressed point 04 ‖ x ‖ y. */
   readonly point: Uint8Array;
@@ -57,28 +63,32 @@ export interface Sm2PublicKey {
   readonly za: Uint8Array;
 }
 
-/**
- * Verifications with a key before it gets its table. Building one costs about as much as 15
- * verifications without, so keys used a few times (or never: a trust bundle lists keys a gate may
- * not see) skip it, and the first scans after start-up are not held up by table building.
- */
-const TABLE_AFTER = 16;
-
 class Key implements Sm2PublicKey {
   readonly za: Uint8Array;
-  #uses = 0;
-  #table: Table | undefined;
+  /** Built by `sm2Precompute`, never inside a verification: a table costs tens of milliseconds. */
+  table: Table | undefined;
   constructor(
     readonly point: Uint8Array,
     readonly P: Pt,
   ) {
     this.za = userHash(point, DEFAULT_ID);
   }
-  /** The key's table, once it has been used often enough to pay for it. */
-  table(): Table | undefined {
-    if (this.#table === undefined && ++this.#uses >= TABLE_AFTER) this.#table = buildTable(this.P);
-    return this.#table;
-  }
+}
+
+/**
+ * Builds the key's fixed-base table (and G's, once per process), so that its verifications take the
+ * fast path from the first. Called when trust is compiled; idempotent.
+ */
+export function sm2Precompute(key: Sm2PublicKey): void {
+  if (!(key instanceof Key)) throw new TypeError('sm2Precompute needs a key from sm2PublicKeyFromSpki/FromPoint');
+  baseTable();
+  key.table ??= buildTable(key.P, KEY_WINDOW);
+}
+
+let tablesBuilt = 0;
+/** Fixed-base tables built in this process so far (G's included): memory accounting and tests. */
+export function sm2TablesBuilt(): number {
+  return tablesBuilt;
 }
 
 export function sm2PublicKeyFromPoint(point: Uint8Array): Sm2PublicKey {
@@ -107,9 +117,9 @@ export function sm2Verify(key: Sm2PublicKey, message: Uint8Array, signature: Uin
   const t = (r + s) % n;
   if (t === 0n) return false;
   const e = digest(id === undefined ? key.za : userHash(key.point, id), message);
-  const table = key.table();
+  const table = key.table;
   if (table === undefined) {
-    const R = Point.BASE.mulAddUnsafe(s, key.P, t); // the textbook way, for keys without a table yet
+    const R = Point.BASE.mulAddUnsafe(s, key.P, t); // the textbook way, for keys without a table
     return !R.is0() && (e + R.x) % n === r;
   }
   const sum = walk(table, t, walk(baseTable(), s, null));
@@ -182,18 +192,20 @@ function digest(za: Uint8Array, message: Uint8Array): bigint {
  * j = 1..2^(W-1). One extra window absorbs the carry of the signed recoding.
  */
 interface Table {
+  readonly window: number;
   readonly xs: bigint[];
   readonly ys: bigint[];
 }
 
 let G_TABLE: Table | undefined;
 function baseTable(): Table {
-  return (G_TABLE ??= buildTable(Point.BASE));
+  return (G_TABLE ??= buildTable(Point.BASE, WINDOW));
 }
 
-function buildTable(P: Pt): Table {
-  const half = 2 ** (WINDOW - 1);
-  const windows = Math.ceil(256 / WINDOW) + 1;
+function buildTable(P: Pt, window: number): Table {
+  tablesBuilt++;
+  const half = 2 ** (window - 1);
+  const windows = Math.ceil(256 / window) + 1;
   const points: Pt[] = [];
   let base = P;
   for (let w = 0; w < windows; w++) {
@@ -206,7 +218,7 @@ function buildTable(P: Pt): Table {
     base = acc.double(); // 2·(2^(W-1)·base) = 2^W·base, the next window's base
   }
   const affine = normalizeZ(Point, points);
-  return { xs: affine.map((q) => q.X), ys: affine.map((q) => q.Y) };
+  return { window, xs: affine.map((q) => q.X), ys: affine.map((q) => q.Y) };
 }
 
 /** Jacobian coordinates: x = X/Z², y = Y/Z³. `null` is the point at infinity. */
@@ -218,11 +230,11 @@ interface Jacobian {
 
 /** acc + k·P over P's table, variable time (k is public). 1 <= k < n. */
 function walk(table: Table, k: bigint, acc: Jacobian | null): Jacobian | null {
-  const { xs, ys } = table;
-  const size = 2 ** WINDOW;
+  const { window, xs, ys } = table;
+  const size = 2 ** window;
   const half = size / 2;
   const mask = BigInt(size - 1);
-  const shift = BigInt(WINDOW);
+  const shift = BigInt(window);
   for (let w = 0; k > 0n; w++) {
     let digit = Number(k & mask);
     k >>= shift;

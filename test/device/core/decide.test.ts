@@ -7,6 +7,26 @@ import { signEnvelope, holderHandleOf, issueHp1, generateKey } from '../../../sc
 import { base45Decode, base45Encode } from '../../../device/core/base45.js';
 import type { LookupAnswer } from '../../../device/core/ports.js';
 import type { Presented, Reason } from '../../../device/core/types.js';
+import { encode as cborEncode, Tagged } from 'cborg';
+import { sigStructure } from '../../../device/core/cose.js';
+import { checkDigit } from '../../../device/core/idcard.js';
+import type { SigningKey } from '../../../scripts/lib/issuer.js';
+
+/** An HP1 code with a protected header of our choosing (issueHp1 writes only alg and kid). */
+function hp1With(key: SigningKey, header: Map<number, unknown>, unprotected = new Map<number, unknown>()): string {
+  const hp = new Map<number, unknown>([[1, 1], [2, T0 - 60], [3, 1]]);
+  const claims = new Map<number, unknown>([[1, 'CN-330000'], [6, T0 - 60], [4, T0 + 540], [7, Buffer.alloc(12, 7)], [-70000, hp]]);
+  const protectedBytes = cborEncode(header);
+  const payload = cborEncode(claims);
+  const signature = key.sign(sigStructure(protectedBytes, payload));
+  return `HP1:${base45Encode(cborEncode(new Tagged(18, [protectedBytes, unprotected, payload, signature])))}`;
+}
+
+/** A resident ID number with this birth date (YYYYMMDD) and the right check digit. */
+function idBorn(yyyymmdd: string): string {
+  const first17 = `110105${yyyymmdd}002`;
+  return first17 + checkDigit(first17);
+}
 
 const ID = '11010519491231002X';
 let gate: TestGate;
@@ -236,6 +256,73 @@ describe('set-mode override', () => {
     expect(gate.store.pendingEvents(0, 100).at(-1)!.event).toMatchObject({ result: 'open', reason: 'BAD_ENCODING', mode: 'open' });
     gate.clock.epochMs += 61_000;
     expect(await decide(gate, 'HP1:garbage')).toMatchObject({ result: 'deny', reason: 'BAD_ENCODING' });
+  });
+});
+
+describe('revision 2 (issue 11) defects in the decision core', () => {
+  const CJK80 = '张'.repeat(80);
+
+  it('defect 5: a valid HP1 code with an 80-character CJK nm (signed payload over 256 bytes) opens', async () => {
+    gate = makeGate();
+    const { text } = gate.code('CN-330000', { maskedName: CJK80 });
+    const cose = base45Decode(text.slice(4))!;
+    expect(cose.length).toBeGreaterThan(300);
+    const d = await decide(gate, text);
+    expect(d).toMatchObject({ result: 'open', reason: 'OK', displayName: '张***' });
+    // The limits still hold for each claim: a 270-byte nm is over the 256-byte string limit.
+    expect(await decide(gate, gate.code('CN-330000', { maskedName: '张'.repeat(90) }).text)).toMatchObject({ result: 'deny', reason: 'BAD_ENCODING' });
+  });
+
+  it('defect 6: an HP1 code with a crit header (unknown label, alg listed, or empty) is refused BAD_ENCODING', async () => {
+    gate = makeGate();
+    const key = gate.fed.issuer('CN-330000');
+    const header = () => new Map<number, unknown>([[1, -7], [4, Buffer.from(key.kid, 'hex')]]);
+    expect(await decide(gate, hp1With(key, header()))).toMatchObject({ result: 'open', reason: 'OK' });
+    for (const crit of [[99], [1], [], [-70001]]) {
+      expect(await decide(gate, hp1With(key, header().set(2, crit))), JSON.stringify(crit)).toMatchObject({ result: 'deny', reason: 'BAD_ENCODING' });
+    }
+    // crit belongs in the protected header; in the unprotected one it is malformed.
+    expect(await decide(gate, hp1With(key, header(), new Map([[2, [99]]])))).toMatchObject({ result: 'deny', reason: 'BAD_ENCODING' });
+  });
+
+  it('defect 7: an ID number with an impossible birth date (31 February, right check digit) is ID_INVALID, as a future one', async () => {
+    gate = makeGate({ policy: { unknownHolder: 'deny' } });
+    gate.freshLists();
+    const card = (idNumber: string): Presented => ({ input: 'idcard', idNumber });
+    for (const date of ['19490231', '19490229', '19490431', '19490001', '20261128', '20991231']) {
+      expect(await decide(gate, card(idBorn(date))), date).toMatchObject({ result: 'deny', reason: 'ID_INVALID', handle: null });
+    }
+    // Real dates, a leap day and today (2026-11-27) among them, are people: here unknown holders.
+    for (const date of ['20000229', '19491231', '20261127']) {
+      expect(await decide(gate, card(idBorn(date))), date).toMatchObject({ reason: 'HOLDER_UNKNOWN' });
+    }
+  });
+
+  it('defect 12: the decision never carries nm as given: `*` in it, control and bidi characters, nothing left', async () => {
+    gate = makeGate();
+    const shown = async (nm: string) => (await decide(gate, gate.code('CN-110000', { maskedName: nm }).text)).displayName;
+    expect(await shown('张*110105194912310021')).toBe('张***');
+    expect(await shown('\u202E张三\u0000\u200B')).toBe('张*');
+    expect(await shown('\u202Eevil\u202C')).toBe('e***');
+    expect(await shown('\u202E\u200B\u0000')).toBeNull();
+    expect(await shown('')).toBeNull();
+    // An ID-card reader's name goes through the same rule.
+    gate.freshLists();
+    const d = await decide(gate, { input: 'idcard', idNumber: ID, maskedName: '张*110105194912310021\u202E' });
+    expect(d.displayName).toBe('张***');
+  });
+
+  it('REPLAY is a deny (revision 2), for a code and for an ID card', async () => {
+    gate = makeGate({ policy: { antiPassbackSeconds: 20, unknownHolder: 'open' } });
+    gate.freshLists();
+    const { text } = gate.code('CN-330000');
+    expect(await decide(gate, text)).toMatchObject({ result: 'open', reason: 'OK' });
+    expect(await decide(gate, text)).toMatchObject({ result: 'deny', reason: 'REPLAY' });
+    const card: Presented = { input: 'idcard', idNumber: ID };
+    expect(await decide(gate, card)).toMatchObject({ result: 'open', reason: 'OK' });
+    expect(await decide(gate, card)).toMatchObject({ result: 'deny', reason: 'REPLAY' });
+    const events = gate.store.pendingEvents(0, 100).map((e) => e.event as { reason: string; result: string });
+    expect(events.filter((e) => e.reason === 'REPLAY').map((e) => e.result)).toEqual(['deny', 'deny']);
   });
 });
 

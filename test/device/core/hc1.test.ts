@@ -108,6 +108,12 @@ interface DccOptions {
   compress?: boolean;
   /** Sign with this key but name another signer's kid. */
   kidOf?: Signer;
+  /** A `crit` header (label 2) with these labels, in the protected header or the unprotected one. */
+  crit?: { labels: unknown[]; where: 'protected' | 'unprotected' };
+  /** Certificate groups written as `null` beside the real one (older payloads: `"t": null`). */
+  nullGroups?: ('v' | 't' | 'r')[];
+  /** A second, real group beside the first. */
+  secondGroup?: 'v' | 't' | 'r';
 }
 
 function payloadOf(o: DccOptions): Uint8Array {
@@ -123,6 +129,8 @@ function payloadOf(o: DccOptions): Uint8Array {
     ['dob', '1998-02-26'],
     [o.type ?? 'v', [entry]],
   ]);
+  for (const g of o.nullGroups ?? []) dcc.set(g, null);
+  if (o.secondGroup) dcc.set(o.secondGroup, [entry]);
   const claims = new Map<number, unknown>([
     [4, o.exp ?? T + 86400],
     [6, o.iat ?? T - 3600],
@@ -145,6 +153,7 @@ function makeDcc(s: Signer, o: DccOptions = {}, payload = payloadOf(o)): string 
     protectedMap.set(1, s.alg).set(4, Buffer.from('0000000000000000', 'hex'));
     unprotected.set(4, kid);
   }
+  if (o.crit) (o.crit.where === 'protected' ? protectedMap : unprotected).set(2, o.crit.labels);
   const protectedBytes = protectedMap.size ? cborEncode(protectedMap) : new Uint8Array(0);
   const tbs = sigStructure(protectedBytes, payload);
   const signature =
@@ -208,7 +217,7 @@ describe('HC1 verification', () => {
 
   it('opens a valid ES256 DCC: format HC1, the key issuer, no status, a masked name, the DCC handle', () => {
     const d = decide(makeDcc(ec), ecTrust);
-    expect(d).toMatchObject({ result: 'open', reason: 'OK', format: 'HC1', issuer: 'AT', status: null, kid: kidOf(ec.dsc), displayName: 'M* G*' });
+    expect(d).toMatchObject({ result: 'open', reason: 'OK', format: 'HC1', issuer: 'AT', status: null, kid: kidOf(ec.dsc), displayName: 'M***' });
     expect(d.displayName).not.toMatch(/Musterfrau|Gabriele|MUSTERFRAU|GABRIELE/);
   });
 
@@ -281,9 +290,44 @@ describe('HC1 verification', () => {
     expect(decide(makeDcc(tls, { type: 'r' }), trustOf([{ s: tls }])).reason).toBe('OK');
   });
 
-  it('ISSUER_MISMATCH when iss names another country than the one that owns the key', () => {
-    expect(decide(makeDcc(ec, { iss: 'DE' }), ecTrust)).toMatchObject({ result: 'deny', reason: 'ISSUER_MISMATCH' });
-    expect(decide(makeDcc(ec, { iss: 'DE' }), trustOf([{ id: 'DE', s: ec }])).reason).toBe('OK');
+  it('defect 8: the CWT iss is informational: another country or a ministry named in full opens, as the DSC owner\'s', () => {
+    const ministry = 'Bundesministerium für Soziales, Gesundheit, Pflege und Konsumentenschutz';
+    expect(ministry.length).toBeGreaterThan(32);
+    for (const iss of ['DE', ministry]) {
+      expect(decide(makeDcc(ec, { iss }), ecTrust), iss).toMatchObject({ result: 'open', reason: 'OK', issuer: 'AT' });
+    }
+    // Still a claim of the signed payload: not a text string is malformed.
+    const numericIss = cborEncode(new Map<number, unknown>([[1, 40], [4, T + 10], [6, T - 10], [-260, new Map([[1, new Map()]])]]));
+    expect(decide(makeDcc(ec, {}, numericIss), ecTrust)).toMatchObject({ reason: 'BAD_ENCODING', detail: 'iss must be a text string' });
+  });
+
+  it('defect 8: a trust bundle with an issuer id over 32 characters applies whole; the id is the DCC\'s issuer', () => {
+    const id = 'Bundesministerium für Soziales, Gesundheit, Pflege und Konsumentenschutz';
+    const trust = trustOf([{ id, s: ec }, { id: 'DE', s: rsa }]);
+    expect(decide(makeDcc(ec, { iss: 'AT' }), trust)).toMatchObject({ result: 'open', reason: 'OK', issuer: id });
+    expect(decide(makeDcc(rsa), trust)).toMatchObject({ result: 'open', issuer: 'DE' });
+    expect(() => trustOf([{ id: 'x'.repeat(129), s: ec }])).toThrow(/issuers\/0\/id/);
+  });
+
+  it('defect 8: a null certificate group counts as absent ("t": null beside a real v opens)', () => {
+    expect(decide(makeDcc(ec, { nullGroups: ['t'] }), ecTrust)).toMatchObject({ result: 'open', reason: 'OK' });
+    expect(decide(makeDcc(ec, { nullGroups: ['t', 'r'] }), ecTrust).reason).toBe('OK');
+    expect(decide(makeDcc(ec, { type: 't', nullGroups: ['v'] }), ecTrust).reason).toBe('OK');
+    // Two real groups, or only null ones, are still not a DCC.
+    expect(decide(makeDcc(ec, { secondGroup: 't' }), ecTrust)).toMatchObject({ result: 'deny', reason: 'BAD_ENCODING' });
+    const onlyNull = cborEncode(
+      new Map<number, unknown>([[1, 'AT'], [4, T + 10], [6, T - 10], [-260, new Map([[1, new Map<string, unknown>([['ver', '1.3.0'], ['v', null]])]])]]),
+    );
+    expect(decide(makeDcc(ec, {}, onlyNull), ecTrust)).toMatchObject({ reason: 'BAD_ENCODING' });
+  });
+
+  it('defect 6: a crit header (unknown label, a known one, or empty; protected or not) is refused BAD_ENCODING', () => {
+    for (const labels of [[99], [1], [], ['x-custom']]) {
+      for (const where of ['protected', 'unprotected'] as const) {
+        const d = decide(makeDcc(ec, { crit: { labels, where } }), ecTrust);
+        expect(d, `${JSON.stringify(labels)} ${where}`).toMatchObject({ result: 'deny', reason: 'BAD_ENCODING' });
+      }
+    }
   });
 
   it('follows policy: acceptIssuers scope, a dcc action, HC1 not accepted', () => {

@@ -14,6 +14,7 @@ import { Lockout, SessionBook } from '../../../device/gate/console-auth.js';
 import { pickLang } from '../../../device/gate/console-text.js';
 import { statusHtml } from '../../../device/gate/console-view.js';
 import { EventBus } from '../../../device/bus.js';
+import type { GateEvent } from '../../../device/events.js';
 import type { EventBody } from '../../../device/gate/machine.js';
 import { signIn } from '../../../scripts/lib/console-client.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -290,7 +291,11 @@ describe('guard console: no account, kiosk, language', () => {
         { what: want },
       );
     await readUntil('event: view');
-    bus.emit('eventRecorded', { seq: 9, event: { id: 'x', tsMs: Date.now(), monoMs: 0, clockTrusted: true, type: 'decision', result: 'deny', reason: 'STATUS_RED', format: 'HP1', issuer: 'CN-330000' }, displayName: '欧阳修文' });
+    const event: GateEvent = {
+      ...{ id: 'x', tsMs: Date.now(), monoMs: 0, clockTrusted: true, type: 'decision', input: 'qr', handle: null, status: 3, latencyUs: 900 },
+      ...{ result: 'deny', reason: 'STATUS_RED', format: 'HP1', issuer: 'CN-330000', versions: { trust: 1, policy: 1, tokens: 1, holders: 1 } },
+    };
+    bus.emit('eventRecorded', { seq: 9, event, displayName: '欧阳修文' });
     await readUntil('欧***');
     expect(text).not.toContain('欧阳');
     expect(text).toContain('浙江省');

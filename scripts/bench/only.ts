@@ -1,0 +1,26 @@
+/**
+ * Runs one benchmark section alone, in this fresh process, and prints its figures as JSON:
+ * `npm run build && node --expose-gc dist/scripts/bench/only.js max-latency`.
+ */
+import { benchKidFlood, benchMaxLatency } from './core.js';
+import { benchConsole } from './console.js';
+
+const sections: Record<string, () => Promise<unknown>> = {
+  'max-latency': () => benchMaxLatency({ decisions: Number(process.env.BENCH_DECISIONS ?? 10_000) }),
+  'kid-flood': async () => benchKidFlood(Number(process.env.BENCH_COPIES ?? 9_997)),
+  console: () => benchConsole(),
+};
+
+const name = process.argv[2] ?? '';
+const run = sections[name];
+if (!run) {
+  console.error(`usage: only.js ${Object.keys(sections).join(' | ')}`);
+  process.exit(2);
+}
+run().then(
+  (r) => console.log(JSON.stringify(r, null, 2)),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
