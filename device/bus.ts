@@ -6,6 +6,7 @@
  * Emitting never throws and never waits: a listener that fails is logged and the others still run,
  * so recording an event can never fail because somebody listening to it did.
  */
+import type { Logger } from '../base/log.js';
 import type { GateEvent } from './events.js';
 
 export type DocumentKind = 'trust' | 'policy' | 'tokens' | 'holders';
@@ -24,16 +25,21 @@ export interface BusEvents {
   healthChanged: { part: string; ok: boolean; detail?: string };
   /** The outbox shrank because an ack covered events (depth after). */
   eventsAcked: { upTo: number; depth: number };
-  /** A guard signed in to the console (`kiosk`: the gate's own screen). */
-  guardSignIn: { guard: string; kiosk: boolean };
+  /** A granted scan reached the relay: ms from the scan's arrival to the pulse (metrics). */
+  relayPulsed: { seq: number; scanToRelayMs: number };
+  /** The broker link came up or went down. */
+  linkChanged: { connected: boolean; reason?: string };
+  /** A signed message from the backend was refused (`command` for R/cmd, else `envelope`). */
+  messageRefused: { kind: 'envelope' | 'command'; reason: string };
+  /** A guard signed in to the console, or failed to (`kiosk`: the gate's own screen). */
+  guardSignIn: { ok: boolean; guard?: string; kiosk?: boolean };
 }
 
 export type BusEvent = keyof BusEvents;
 type Listener<K extends BusEvent> = (payload: BusEvents[K]) => void;
 
-export interface BusLogger {
-  error(obj: object, msg: string): void;
-}
+/** The one Logger (base/log.ts). */
+export type BusLogger = Logger;
 
 export class EventBus {
   private readonly listeners = new Map<BusEvent, { owner: object; fn: Listener<BusEvent> }[]>();

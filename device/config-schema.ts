@@ -93,10 +93,11 @@ export const CONFIG_SCHEMA: Schema = {
       'Clock trust.',
       {
         trusted: oneOfValues(
-          ['system', 'never'],
-          'system',
-          '`system`: trust the system clock (timesyncd/RTC keep it); `never`: treat the clock as untrusted, so policy.clockUntrusted applies to every decision (a gate with no RTC and no NTP).',
+          ['auto', 'system', 'never'],
+          'auto',
+          '`auto`: trust the clock while systemd-timesyncd or chrony reports it synchronised, or `clock.rtc` is present; `system`: always trust it; `never`: never (policy.clockUntrusted applies to every decision). In every mode a clock that reads earlier than the last known time (the latest recorded event or signed envelope) is untrusted.',
         ),
+        rtc: path('A real-time clock device (`/dev/rtc0` on a Pi 5 with its battery): while present, `auto` trusts the clock without NTP.', undefined, true),
       },
       [],
       { default: {} },
@@ -330,6 +331,16 @@ export const CONFIG_SCHEMA: Schema = {
         keepaliveSeconds: int(5, 600, 30, 's', 'MQTT keepalive; the broker declares the gate lost after 1.5× this.'),
       },
       ['url'],
+    ),
+    metrics: obj(
+      'Prometheus metrics at `http://host:port/metrics` (`passgate_` series: decisions, latencies, outbox, documents, clock, broker, refusals). Off by default.',
+      {
+        enabled: bool(false, 'Serve /metrics.'),
+        host: str('Listen address. Loopback by default: put a scraper on the gate or a reverse proxy in front.', { minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9.:_-]+$' }, '127.0.0.1'),
+        port: int(1, 65_535, 9464, '', 'Listen port (9464: the Prometheus exporter convention).'),
+      },
+      [],
+      { default: {} },
     ),
     outbox: obj(
       'The event outbox.',

@@ -61,7 +61,7 @@ export interface MqttConfig {
 export interface Config {
   dataDir: string;
   durability: 'full' | 'normal';
-  clock: { trusted: 'system' | 'never' };
+  clock: { trusted: 'auto' | 'system' | 'never'; rtc?: string };
   logging: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; output: 'journald' | 'file'; file: string };
   scanners: ScannerConfig[];
   idReader?: IdReaderConfig;
@@ -80,6 +80,7 @@ export interface Config {
   };
   mqtt?: MqttConfig;
   outbox: { maxEvents: number };
+  metrics: { enabled: boolean; host: string; port: number };
 }
 
 /** A refused configuration: `problems` holds one readable line per fault. */

@@ -17,9 +17,14 @@ export function loadTrust(store: GateStore): Trust | null {
   if (version === null) return null;
   const cached = compiled.get(store);
   if (cached?.version === version) return cached;
-  const trust = compileTrust(parseTrustBundle(store.document('trust')!.payload));
+  const trust = compileTrust(parseTrustBundle(store.document('trust')!.payload), cached ?? null);
   compiled.set(store, trust);
   return trust;
+}
+
+/** The compiled bundle held in memory, if any (none compiled here): what a new bundle may reuse. */
+export function compiledTrustInMemory(store: GateStore): Trust | null {
+  return compiled.get(store) ?? null;
 }
 
 /** The bundle just applied, already compiled at ingest: kept so that it is not compiled twice. */

@@ -12,7 +12,7 @@ import { checkCommand, parseLookupReply, type Command, type LookupReply } from '
 import { audienceOf, checkAck, type EventsAck } from './core/ack.js';
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
-import { keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
+import { compiledTrustInMemory, keepCompiledTrust, loadPolicy, loadTrust, pinnedRoots } from './documents.js';
 
 export type Ingested =
   /** `skippedKeys`: keys left out of the bundle as applied, with why (§1); empty when ignored. */
@@ -30,8 +30,28 @@ export interface VerifiedCommand {
   payload: unknown;
 }
 
-/** Ingests one envelope. `expected` pins the typ when the channel it arrived on implies one. */
+/**
+ * Ingests one envelope. `expected` pins the typ when the channel it arrived on implies one. A verified
+ * envelope raises the clock floor to its `iat`/`issuedAt`: its signer vouches that that time has passed.
+ */
 export function ingestEnvelope(text: string, store: GateStore, clock: Clock, expected?: EnvelopeType): Ingested {
+  const r = ingestVerified(text, store, clock, expected);
+  store.raiseClockFloor(signedTimeMs(text));
+  return r;
+}
+
+/** The payload's issue time in ms (0 if none); only called once the envelope has verified. */
+function signedTimeMs(text: string): number {
+  try {
+    const p = JSON.parse(Buffer.from(parseEnvelope(text).payloadB64, 'base64url').toString('utf8')) as { iat?: unknown; issuedAt?: unknown };
+    const t = typeof p.iat === 'number' ? p.iat : typeof p.issuedAt === 'number' ? p.issuedAt : 0;
+    return Number.isFinite(t) ? t * 1000 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function ingestVerified(text: string, store: GateStore, clock: Clock, expected?: EnvelopeType): Ingested {
   const identity = store.identity();
   if (!identity) throw new PassgateError('NOT_INITIALISED', 'run passgate init first');
   const env = parseEnvelope(text);
@@ -47,7 +67,7 @@ export function ingestEnvelope(text: string, store: GateStore, clock: Clock, exp
     // Compiled (keys checked, SM2 tables built) only when it will replace the bundle held: a
     // retained bundle delivered again at every reconnect costs nothing.
     const held = store.documentVersion('trust');
-    const compiled = held !== null && bundle.version <= held ? null : compileTrust(bundle);
+    const compiled = held !== null && bundle.version <= held ? null : compileTrust(bundle, compiledTrustInMemory(store));
     const outcome = store.replaceDocument('trust', bundle.version, bundle, nowMs);
     if (outcome === 'applied' && compiled) keepCompiledTrust(store, compiled);
     return { typ: env.typ, outcome, version: bundle.version, skippedKeys: outcome === 'applied' ? (compiled?.skipped ?? []) : [] };

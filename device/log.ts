@@ -10,7 +10,11 @@
  */
 import pino, { type Logger as PinoLogger, type LoggerOptions } from 'pino';
 
-export type Logger = PinoLogger;
+/**
+ * The process's pino root and its module children: the one Logger (base/log.ts, key `mod`) plus
+ * what only the process entry uses (`fatal`, `flush`). Every other module takes base/log.ts's Logger.
+ */
+export type RootLogger = PinoLogger;
 
 /** Subsystems, for `mod`. */
 export type Module = 'main' | 'service' | 'gate' | 'guard' | 'verifier' | 'scanner' | 'idreader' | 'camera' | 'gpio' | 'sync' | 'store';
@@ -46,7 +50,7 @@ export interface LogOptions {
 /**
  * The root logger. `destination` overrides the output (tests pass a stream to read the lines back).
  */
-export function createLogger(o: LogOptions, destination?: pino.DestinationStream): Logger {
+export function createLogger(o: LogOptions, destination?: pino.DestinationStream): RootLogger {
   const options: LoggerOptions = {
     level: o.level,
     base: { pid: process.pid },
@@ -57,11 +61,38 @@ export function createLogger(o: LogOptions, destination?: pino.DestinationStream
     serializers: { err: pino.stdSerializers.err },
   };
   const dest =
-    destination ?? (o.output === 'file' && o.file ? pino.destination({ dest: o.file, mkdir: true, sync: false }) : pino.destination({ dest: 1, sync: false }));
+    destination ??
+    (o.output === 'file' && o.file
+      ? pino.destination({ dest: o.file, mkdir: true, sync: false })
+      : process.stdout.isTTY
+        ? humanLines(process.stdout) // a technician at a terminal; journald and pipes get JSON
+        : pino.destination({ dest: 1, sync: false }));
   return pino(options, dest);
 }
 
-/** A child for a subsystem. */
-export function moduleLogger(root: Logger, mod: Module): Logger {
+const LEVEL_WIDTH = 5;
+
+/** One readable line per JSON log line: `12:00:01.234 WARN  [sync] broker lost  reason=timeout`. */
+export function humanLine(json: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const { time, level, mod, msg, pid: _pid, hostname: _host, err, ...rest } = o;
+  const t = typeof time === 'string' ? time.slice(11, 23) : '';
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const e = err as { message?: string } | undefined;
+  if (e?.message) fields.push(`err=${JSON.stringify(e.message)}`);
+  return `${t} ${String(level ?? '').toUpperCase().padEnd(LEVEL_WIDTH)} ${mod ? `[${String(mod)}] ` : ''}${String(msg ?? '')}${fields.length ? `  ${fields.join(' ')}` : ''}`;
+}
+
+function humanLines(out: NodeJS.WriteStream): pino.DestinationStream {
+  return { write: (chunk: string) => void out.write(`${chunk.split('\n').filter(Boolean).map(humanLine).join('\n')}\n`) };
+}
+
+/** A child for a subsystem (base/log.ts's `moduleLogger` for any Logger). */
+export function moduleLogger(root: RootLogger, mod: Module): RootLogger {
   return root.child({ mod });
 }

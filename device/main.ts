@@ -15,18 +15,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config, type GpioConfig } from './config.js';
-import { createLogger, moduleLogger, type Logger } from './log.js';
+import { createLogger, moduleLogger, type RootLogger as Logger } from './log.js';
 import { DB_FILE, GateStore } from './store/store.js';
-import { SystemClock } from './clock.js';
+import { clockFromConfig } from './clock-trust.js';
+import type { Clock } from './core/ports.js';
 import { NO_LOOKUP, Verifier } from './verifier.js';
 import { PassgateError, isPassgateError } from './core/errors.js';
 import { GateService, type DigitalInputPort, type GateServiceOptions, type GuardConsoleSettings, type HealthReport, type LinkPort, type ScanSource } from './service.js';
 import type { IndicatorPort, RelayPort } from './gate/controller.js';
-import { LineRelay, indicatorPort, inputPort } from './gate/gpio.js';
+import { indicatorPort, inputPort } from './gate/gpio.js';
+import { HARD_MAX_PULSE_MS } from './gate/machine.js';
+import { Relay } from '../drivers/gpio/relay.js';
 import { loadSystemSerialBinding } from '../drivers/serial/binding.js';
 import { SerialScanner, SimulatedScanner } from '../drivers/serial-scanner/index.js';
 import { IdCardReader, SimulatedIdCardReader } from '../drivers/idcard/index.js';
-import { CameraScanner, CommandMjpegSource, ImageFileSource } from '../drivers/camera/index.js';
 import { HidScanner, NodeHidTransport } from '../drivers/hid-scanner/index.js';
 import {
   Indicator,
@@ -39,6 +41,9 @@ import {
   type IndicatorChannelConfig,
 } from '../drivers/gpio/index.js';
 import { GateLink } from '../sync/gate-link.js';
+import { EventBus } from './bus.js';
+// The composition root is moving to app/; until then the gate is assembled here.
+import { linkToBus, startMetrics } from '../app/metrics.js';
 import { createCommandRunner, type CommandRunner } from '../sync/commands.js';
 
 export const EXIT_CONFIG = 78; // EX_CONFIG: the unit's RestartPreventExitStatus
@@ -83,7 +88,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   const root = createLogger(config.logging);
   const log = moduleLogger(root, 'main');
   const store = openStore(config, log);
-  const clock = new SystemClock(config.clock.trusted === 'system');
+  const clock = clockFromConfig(config.clock, store);
 
   // GPIO first: the relay must be held at its safe level before anything else can happen.
   const gpio = await buildGpio(config.gpio, root);
@@ -113,7 +118,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   verifier = new Verifier(store, clock, link?.lookupPort ?? NO_LOOKUP, moduleLogger(root, 'verifier'));
 
   const inputs = await buildInputs(config, root);
-  service = new GateService(serviceOptions(config, { store, clock, verifier, inputs, gpio, link, log: root }));
+  const bus = new EventBus(moduleLogger(root, 'main'));
+  service = new GateService({ ...serviceOptions(config, { store, clock, verifier, inputs, gpio, link, log: root }), bus });
 
   async function shutdown(reason: string, code: number): Promise<void> {
     if (shuttingDown) return;
@@ -137,7 +143,11 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
+  await clock.start(60_000, (s) => log.warn({ trusted: s.trusted, reason: s.reason }, 'clock trust changed'));
   await service.start();
+  if (link) linkToBus(link, bus);
+  const metrics = await startMetrics(config.metrics, { bus, status: () => service!.status(), ...(link ? { brokerConnected: () => link.connected } : {}) });
+  if (metrics) log.info({ url: metrics.url }, 'metrics served');
   const identity = store.identity()!;
   log.info({ site: identity.site, gate: identity.gate, config: configFile }, 'ready');
   notify('READY=1', `STATUS=gate ${identity.site}/${identity.gate} ready`);
@@ -209,6 +219,8 @@ export async function buildInputs(config: Config, root: Logger): Promise<ScanSou
   }
   const cam = config.camera;
   if (cam) {
+    // The camera stack (sharp, ZXing WebAssembly: ~15 MB resident) is loaded only for a gate that has a camera.
+    const { CameraScanner, CommandMjpegSource, ImageFileSource } = await import('../drivers/camera/index.js');
     const logger = moduleLogger(root, 'camera');
     const source =
       cam.type === 'command'
@@ -236,7 +248,8 @@ export async function buildGpio(g: GpioConfig, root: Logger, memory?: MemoryGpio
   } else {
     chip = new SysfsGpio({ ...(g.chip?.label ? { chipLabel: g.chip.label } : {}), ...(g.chip?.base !== undefined ? { base: g.chip.base } : {}), logger });
   }
-  const relay = await LineRelay.open(chip, g.relay.line, g.relay.activeLow, logger);
+  // The relay's own cap is the machine's absolute one; each pulse comes with its length.
+  const relay = await Relay.open(chip, { line: g.relay.line, activeLow: g.relay.activeLow, maxPulseMs: HARD_MAX_PULSE_MS, logger });
   const contact = (nc: boolean) => (nc ? 'normally-closed' : 'normally-open') as 'normally-closed' | 'normally-open';
   const passage = g.passage
     ? inputPort(await openPassageSensor(chip, { line: g.passage.line, contact: contact(g.passage.normallyClosed), pull: g.passage.pull, debounceMs: g.passage.debounceMs, logger }))
@@ -269,7 +282,7 @@ export async function closeGpio(gpio: GpioParts, log: Logger): Promise<void> {
 /** GateService's options from the config and the parts built above. */
 export function serviceOptions(
   config: Config,
-  parts: { store: GateStore; clock: SystemClock; verifier: GateServiceOptions['verifier']; inputs: ScanSource[]; gpio: GpioParts; link: GateLink | null; log: Logger },
+  parts: { store: GateStore; clock: Clock; verifier: GateServiceOptions['verifier']; inputs: ScanSource[]; gpio: GpioParts; link: GateLink | null; log: Logger },
 ): GateServiceOptions {
   const { gpio, link } = parts;
   return {
@@ -325,7 +338,7 @@ export function guardConsoleSettings(config: Config): GuardConsoleSettings {
 export function buildLink(
   config: Config,
   store: GateStore,
-  clock: SystemClock,
+  clock: Clock,
   root: Logger,
   verifier: () => Verifier | null,
   service: () => GateService | null,

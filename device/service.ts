@@ -12,6 +12,7 @@
  * process handlers). A failing part is logged and shows in health(); it never brings the service
  * down.
  */
+import { moduleLogger, type Logger } from '../base/log.js';
 import type { GateStore } from './store/store.js';
 import type { Clock } from './core/ports.js';
 import type { Presented } from './core/types.js';
@@ -51,13 +52,8 @@ export interface LinkPort {
   health?(): HealthReport;
 }
 
-export interface ServiceLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  child?(bindings: object): ServiceLogger;
-}
+/** The one Logger (base/log.ts). */
+export type ServiceLogger = Logger;
 
 export interface GateServiceOptions {
   store: GateStore;
@@ -75,7 +71,7 @@ export interface GateServiceOptions {
   gate?: Partial<GateSettings>;
   /** Absent: no console. */
   guardConsole?: GuardConsoleSettings;
-  /** The gate's event bus; the service makes its own when none is given. */
+  /** Decisions, pulses, gate changes and sign-ins are told here (metrics, console); the service makes its own when none is given. */
   bus?: EventBus;
   timers?: TimerPort;
   /** Monotonic ms; default clock.monoMs(). */
@@ -364,11 +360,11 @@ export class GateService {
   private async present(scan: Presented, source: string): Promise<void> {
     if (!this.running) return;
     this.inFlight++;
+    const scannedAt = this.now();
     try {
       // present() commits the decision's event before it returns: only then may the gate act on it.
       const verdict = await this.o.verifier.present(scan);
       const d = verdict.decision;
-      if (verdict.seq !== null && verdict.event) this.bus.emit('eventRecorded', { seq: verdict.seq, event: verdict.event, displayName: d.displayName });
       if (!this.running) {
         this.log.warn({ source, seq: verdict.seq, result: d.result }, 'decision arrived after stop: not acted on');
         return;
@@ -384,6 +380,9 @@ export class GateService {
         displayName: d.displayName,
         pulseMs: this.o.verifier.currentPolicy().pulseMs,
       });
+      // The masked name rides along for the guard's screen only (never recorded).
+      if (verdict.seq !== null && verdict.event) this.bus.emit('eventRecorded', { seq: verdict.seq, event: verdict.event, displayName: d.displayName });
+      if (outcome.kind === 'opened' && verdict.seq !== null) this.bus.emit('relayPulsed', { seq: verdict.seq, scanToRelayMs: this.now() - scannedAt });
       // Handles and codes only: never d.displayName, never the scan.
       this.log.info(
         { source, seq: verdict.seq, result: d.result, reason: d.reason, format: d.format, issuer: d.issuer, handle: d.handle, latencyUs: verdict.latencyUs, gate: outcome.kind },
@@ -433,7 +432,7 @@ function mergeHealth(a: HealthReport, b: HealthReport | undefined): HealthReport
 }
 
 function child(log: ServiceLogger, mod: string): ServiceLogger {
-  return typeof log.child === 'function' ? log.child({ mod }) : log;
+  return moduleLogger(log, mod);
 }
 
 export function isLoopback(host: string): boolean {

@@ -2,10 +2,11 @@
 import type { Clock } from './core/ports.js';
 import type { GateStore } from './store/store.js';
 import type { ListName } from './core/types.js';
+import type { ClockTrustState } from './clock-trust.js';
 import { describeSkipped } from './core/trust.js';
 import { loadTrust } from './documents.js';
 
-export function gateStatus(store: GateStore, clock: Clock) {
+export function gateStatus(store: GateStore, clock: Clock & { state?(): ClockTrustState }) {
   const now = clock.nowMs();
   const age = (ms: number | null | undefined) => (ms == null ? null : Math.round((now - ms) / 1000));
   const identity = store.identity();
@@ -21,7 +22,7 @@ export function gateStatus(store: GateStore, clock: Clock) {
     site: identity?.site ?? null,
     gate: identity?.gate ?? null,
     initialised: identity !== null,
-    clock: { trusted: clock.trusted(), nowMs: now },
+    clock: clockStatus(clock, now),
     trust: trust
       ? {
           version: trust.version,
@@ -35,6 +36,20 @@ export function gateStatus(store: GateStore, clock: Clock) {
     policy: { version: policy?.version ?? 0, ageSeconds: age(policy?.updatedAtMs), defaults: policy === null },
     lists: { tokens: list('tokens'), holders: list('holders') },
     outbox: { depth: outbox.depth, oldestAgeSeconds: age(outbox.oldestTsMs), lastSeq: outbox.lastSeq },
+  };
+}
+
+/** Clock trust with its reason and floor when the clock can say (TrustingClock). */
+function clockStatus(clock: Clock & { state?(): ClockTrustState }, now: number) {
+  const s = clock.state?.();
+  return {
+    trusted: s ? s.trusted : clock.trusted(),
+    nowMs: now,
+    reason: s?.reason ?? null,
+    mode: s?.mode ?? null,
+    floorMs: s?.floorMs ?? null,
+    behindFloor: s?.behindFloor ?? null,
+    synchronised: s?.sync.synchronised ?? null,
   };
 }
 

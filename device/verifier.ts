@@ -2,6 +2,7 @@
  * The decision service: the pure pipeline plus what it cannot do itself — the online look-up, the
  * timing, and committing the event (and anti-passback memory) before anyone may act on an `open`.
  */
+import { SILENT, type Logger } from '../base/log.js';
 import { evaluate } from './core/decide.js';
 import type { Clock, DecisionContext, LookupAnswer } from './core/ports.js';
 import type { Decision, Policy, Presented } from './core/types.js';
@@ -24,13 +25,10 @@ export interface Verdict {
   /** The outbox seq of its event; null on a dry run or when it could not be recorded. */
   seq: number | null;
   latencyUs: number;
-  /** The event as recorded (absent on a dry run or when it could not be recorded). */
+  /** The event recorded under `seq` (for the bus). */
   event?: GateEvent;
 }
 
-export interface Logger {
-  error(obj: object, msg: string): void;
-}
 
 export class Verifier {
   private trust: Trust | null = null;
@@ -41,7 +39,7 @@ export class Verifier {
     private readonly store: GateStore,
     private readonly clock: Clock,
     private readonly lookup: LookupPort = NO_LOOKUP,
-    private readonly log: Logger = { error: () => {} },
+    private readonly log: Logger = SILENT,
   ) {
     this.modes = new ModeOverrides(store, clock);
     this.reload();

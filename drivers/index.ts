@@ -4,8 +4,8 @@
  */
 export * from './types.js';
 export { TypedEmitter } from './common/emitter.js';
-export { Backoff } from './common/backoff.js';
-export { silentLogger } from './common/logger.js';
+export { Backoff, type BackoffOptions } from '../base/backoff.js';
+export { SILENT, type Logger } from '../base/log.js';
 export { loadSystemSerialBinding, listSerialPorts } from './serial/binding.js';
 export { VirtualSerialLink } from './serial/virtual-link.js';
 export { SupervisedPort, type SupervisedPortOptions, type SupervisedPortCounters } from './serial/supervised-port.js';

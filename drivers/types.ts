@@ -2,7 +2,7 @@
  * The common shape of every input driver (serial scanner, HID scanner, ID-card reader).
  *
  * A driver is a typed event emitter of `scan` events whose payload is exactly what the decision core
- * takes (`Presented`, device/core/types.ts), plus `state` events when its connection changes. It opens
+ * takes (`Presented`, base/presented.ts), plus `state` events when its connection changes. It opens
  * its device by itself on `start()`, reopens it with capped exponential backoff after an unplug, close
  * or error, and reports `health()` for the watchdog and the technician screen. A missing device is a
  * health state, never a thrown error or an unhandled rejection.
@@ -10,9 +10,11 @@
  * Personal data: a `scan` carries an ID number and a masked name in memory, to the verifier only;
  * drivers never log either (nor scanned text).
  */
-import type { Presented } from '../device/core/types.js';
+import type { Presented } from '../base/presented.js';
 
-export type { Presented };
+export type { Presented, InputKind } from '../base/presented.js';
+export type { Logger } from '../base/log.js';
+export type { BackoffOptions } from '../base/backoff.js';
 
 /** `reconnecting` covers the first open too: the driver is trying and will keep trying. */
 export type DriverState = 'connected' | 'reconnecting' | 'stopped';
@@ -52,24 +54,4 @@ export interface InputDriver<C extends Counters = Counters> {
   health(): DriverHealth<C>;
   on<K extends keyof InputDriverEvents>(event: K, listener: (...args: InputDriverEvents[K]) => void): unknown;
   off<K extends keyof InputDriverEvents>(event: K, listener: (...args: InputDriverEvents[K]) => void): unknown;
-}
-
-/** pino-compatible subset; drivers never write to the console themselves. */
-export interface DriverLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-/** Capped exponential backoff for reopening devices (drivers/common/backoff.ts). */
-export interface BackoffOptions {
-  /** First delay, [1…60000] ms, default 250. */
-  initialMs?: number;
-  /** Cap, [initialMs…600000] ms, default 10000. */
-  maxMs?: number;
-  /** Growth per failed attempt, [1…10], default 2. */
-  factor?: number;
-  /** Random spread as a fraction of the delay, [0…1], default 0.2 (0 in tests for exact delays). */
-  jitter?: number;
 }

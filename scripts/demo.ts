@@ -37,7 +37,8 @@ import { parseConfig, type Config } from '../device/config.js';
 import { createLogger, moduleLogger } from '../device/log.js';
 import { buildGpio, buildInputs, buildLink, closeGpio, openStore, serviceOptions, type GpioParts } from '../device/main.js';
 import type { Presented, Result } from '../device/core/types.js';
-import { MemoryGpio, type GpioLine, type Level } from '../drivers/gpio/line.js';
+import { MemoryGpio } from '../drivers/gpio/line.js';
+import { RelayProbe } from '../drivers/gpio/probe.js';
 import { SimulatedScanner } from '../drivers/serial-scanner/index.js';
 import { SimulatedIdCardReader, type CardFields } from '../drivers/idcard/index.js';
 import { Federation } from './lib/federation.js';
@@ -149,25 +150,8 @@ async function settle(ready: () => boolean, timeoutMs: number): Promise<boolean>
 
 // --- watching the gate from outside ------------------------------------------------------------------
 
-/** The in-memory GPIO, time-stamping every level written to an output, so the relay can be drawn. */
+/** The in-memory GPIO, with a way to pulse an input contact. */
 class WatchedGpio extends MemoryGpio {
-  readonly written = new Map<number, { level: Level; atMs: number }[]>();
-
-  override async output(line: number, initial: Level): Promise<GpioLine> {
-    const inner = await super.output(line, initial);
-    const log = [{ level: initial, atMs: performance.now() }];
-    this.written.set(line, log);
-    return {
-      write: (v) => {
-        inner.write(v);
-        log.push({ level: v, atMs: performance.now() });
-      },
-      read: () => inner.read(),
-      watch: (cb) => inner.watch(cb),
-      close: () => inner.close(),
-    };
-  }
-
   /** A short contact pulse on an input line: the passage sensor's PASS contact opening for a moment. */
   async pulse(line: number, msHigh = 60): Promise<void> {
     this.set(line, 1);
@@ -176,51 +160,26 @@ class WatchedGpio extends MemoryGpio {
   }
 }
 
-/** The relay as its coil sees it (energised or not), whatever the board's active-low wiring. */
-class RelayView {
-  constructor(
-    private readonly gpio: WatchedGpio,
-    private readonly activeLow: boolean,
-  ) {}
+/** The relay as its coil sees it (drivers/gpio's RelayProbe on the twin), drawn for the table. */
+class RelayView extends RelayProbe {
+  constructor(gpio: WatchedGpio, activeLow: boolean) {
+    super(gpio, PIN.relay, activeLow);
+  }
 
-  private get log() {
-    return this.gpio.written.get(PIN.relay) ?? [];
-  }
-  private energised(pin: Level): boolean {
-    return this.activeLow ? pin === 0 : pin === 1;
-  }
-  mark(): number {
-    return this.log.length;
-  }
   get isEnergised(): boolean {
-    const last = this.log.at(-1);
-    return last !== undefined && this.energised(last.level);
-  }
-  /** Energised at some point since `mark` and back at rest now. */
-  pulsedSince(mark: number): boolean {
-    return this.log.slice(mark).some((w) => this.energised(w.level)) && !this.isEnergised;
-  }
-  energisedSince(mark: number): { atMs: number } | undefined {
-    return this.log.slice(mark).find((w) => this.energised(w.level));
-  }
-  lastChangeAt(): number {
-    return this.log.at(-1)?.atMs ?? 0;
+    return this.energised;
   }
   /** `▁▔▁ 300 ms` for a pulse, `▁▔▔ held`, `▔▁▁ released`, `▁▁▁` for no movement. */
   draw(mark: number): string {
-    const log = this.log;
-    let on = mark > 0 && this.energised(log[mark - 1]!.level);
+    const log = this.writes;
+    let on = mark > 0 && log[mark - 1]!.energised;
     let glyphs = on ? '▔' : '▁';
-    let onAt: number | null = null;
-    const pulses: number[] = [];
     for (const w of log.slice(mark)) {
-      const e = this.energised(w.level);
-      if (e === on) continue;
-      glyphs += e ? '▔' : '▁';
-      if (e) onAt = w.atMs;
-      else if (onAt !== null) pulses.push(w.atMs - onAt);
-      on = e;
+      if (w.energised === on) continue;
+      glyphs += w.energised ? '▔' : '▁';
+      on = w.energised;
     }
+    const pulses = this.pulsesSince(mark);
     if (glyphs.length === 1) return glyphs.repeat(3);
     if (pulses.length > 0) return `${glyphs.padEnd(3, '▁')} ${pulses.map((p) => Math.round(p / 10) * 10).join('+')} ms`;
     return on ? `${glyphs}▔ held` : `${glyphs}▁ released`;

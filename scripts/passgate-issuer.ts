@@ -5,7 +5,8 @@
  * (text, or a QR PNG) — for the demo, the tests, and integrators trying a gate.
  */
 import { Command, Option } from 'commander';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { CliError, EXIT, conventional, runCli } from './lib/cli.js';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import QRCode from 'qrcode';
@@ -17,6 +18,7 @@ import type { WireEntry } from '../device/core/lists.js';
 import type { Status } from '../device/core/types.js';
 
 const program = new Command('passgate-issuer').description('reference issuer and backend signing tools').showHelpAfterError();
+program.exitOverride();
 const fedOption = () => new Option('--federation <dir>', 'federation folder (from `federation`)').makeOptionMandatory();
 const now = () => Math.floor(Date.now() / 1000);
 const int = (v: string) => {
@@ -33,9 +35,13 @@ function emit(text: string, out: string | undefined): void {
 program
   .command('federation')
   .description('create a federation: root, issuers CN-330000 (ES256), CN-110000 (EdDSA), CN-440000 (SM2SM3), signers, holder key')
-  .requiredOption('--out <dir>')
-  .addOption(new Option('--root-alg <alg>').choices(['ES256', 'EdDSA', 'SM2SM3']).default('ES256'))
-  .action((o: { out: string; rootAlg: 'ES256' | 'EdDSA' | 'SM2SM3' }) => {
+  .requiredOption('--out <dir>', 'folder to write federation.json into')
+  .addOption(new Option('--root-alg <alg>', 'algorithm of the root key').choices(['ES256', 'EdDSA', 'SM2SM3']).default('ES256'))
+  .option('--force', 'replace an existing federation in --out (every key in it is lost)')
+  .action((o: { out: string; rootAlg: 'ES256' | 'EdDSA' | 'SM2SM3'; force?: boolean }) => {
+    if (existsSync(join(o.out, 'federation.json')) && !o.force) {
+      throw new CliError('EXISTS', `${join(o.out, 'federation.json')} exists: replacing it would replace every key of that federation (use --force)`, EXIT.EXISTS);
+    }
     const fed = Federation.create(o.rootAlg);
     fed.save(o.out);
     console.log(fed.rootSpki());
@@ -50,8 +56,8 @@ program
 program
   .command('keygen')
   .description('generate a signing key file')
-  .addOption(new Option('--alg <alg>').choices(['ES256', 'EdDSA', 'SM2SM3']).makeOptionMandatory())
-  .requiredOption('--out <file>')
+  .addOption(new Option('--alg <alg>', 'signature algorithm').choices(['ES256', 'EdDSA', 'SM2SM3']).makeOptionMandatory())
+  .requiredOption('--out <file>', 'key file to write (mode 0600)')
   .action((o: { alg: 'ES256' | 'EdDSA' | 'SM2SM3'; out: string }) => {
     const { file } = generateKey(o.alg);
     writeFileSync(o.out, JSON.stringify(file, null, 2), { mode: 0o600 });
@@ -63,9 +69,9 @@ program
   .description('sign a trust bundle of the federation')
   .addOption(fedOption())
   .requiredOption('--version <n>', 'bundle version', int)
-  .option('--issued-at <epoch>', 'default now', int)
-  .option('--lifetime <seconds>', 'default 7 days', int, 7 * 86400)
-  .option('--out <file>')
+  .option('--issued-at <epoch>', 'issue time, epoch seconds (default now)', int)
+  .option('--lifetime <seconds>', 'how long the bundle is valid', int, 7 * 86400)
+  .option('--out <file>', 'write the envelope here instead of stdout')
   .action((o: { federation: string; version: number; issuedAt?: number; lifetime: number; out?: string }) => {
     emit(Federation.load(o.federation).trustEnvelope(o.version, o.issuedAt ?? now(), o.lifetime), o.out);
   });
@@ -75,8 +81,8 @@ program
   .description('sign a policy; --set key=JSON overrides a default (e.g. --set dcc=\\"staff\\")')
   .addOption(fedOption())
   .requiredOption('--version <n>', 'policy version', int)
-  .option('--set <key=json>', 'policy field', collect, [])
-  .option('--out <file>')
+  .option('--set <key=json>', 'set a policy field to a JSON value (repeatable)', collect, [])
+  .option('--out <file>', 'write the envelope here instead of stdout')
   .action((o: { federation: string; version: number; set: string[]; out?: string }) => {
     const policy: Record<string, unknown> = { version: o.version };
     for (const kv of o.set) {
@@ -90,9 +96,9 @@ program
   .command('code')
   .description('issue an HP1 code; prints the QR text')
   .addOption(fedOption())
-  .requiredOption('--issuer <id>')
-  .addOption(new Option('--status <colour>').choices(['green', 'yellow', 'red']).default('green'))
-  .addOption(new Option('--kind <kind>').choices(['dynamic', 'paper']).default('dynamic'))
+  .requiredOption('--issuer <id>', 'issuer id (CN-330000, CN-110000, CN-440000)')
+  .addOption(new Option('--status <colour>', 'health status the code carries').choices(['green', 'yellow', 'red']).default('green'))
+  .addOption(new Option('--kind <kind>', 'dynamic (phone) or paper code').choices(['dynamic', 'paper']).default('dynamic'))
   .option('--iat <epoch>', 'issued at (default now)', int)
   .option('--ttl <seconds>', 'lifetime (default 600 dynamic, 180 days paper)', int)
   .option('--sat <epoch>', 'status determined at (default iat)', int)
@@ -124,7 +130,7 @@ program
   .command('holder-handle')
   .description('the holders-list key of an ID number')
   .addOption(fedOption())
-  .argument('<id-number>')
+  .argument('<id-number>', '18-character resident ID number')
   .action((id: string, o: { federation: string }) => console.log(holderHandleOf(Federation.load(o.federation).holderKey, id)));
 
 const entryOf = (s: string): WireEntry => {
@@ -136,12 +142,12 @@ program
   .command('delta')
   .description('sign a list delta; --put KEY:S:AT:UNTIL, --del KEY (repeatable)')
   .addOption(fedOption())
-  .addOption(new Option('--list <name>').choices(['tokens', 'holders']).makeOptionMandatory())
-  .requiredOption('--from <n>', '', int)
-  .requiredOption('--to <n>', '', int)
-  .option('--put <entry>', 'KEY:S:AT:UNTIL', collect, [])
-  .option('--del <key>', 'key to delete', collect, [])
-  .option('--out <file>')
+  .addOption(new Option('--list <name>', 'which list').choices(['tokens', 'holders']).makeOptionMandatory())
+  .requiredOption('--from <n>', 'list version the delta applies to', int)
+  .requiredOption('--to <n>', 'list version after it', int)
+  .option('--put <entry>', 'entry to add or replace, KEY:S:AT:UNTIL (repeatable)', collect, [])
+  .option('--del <key>', 'key to delete (repeatable)', collect, [])
+  .option('--out <file>', 'write the envelope here instead of stdout')
   .action((o: { federation: string; list: string; from: number; to: number; put: string[]; del: string[]; out?: string }) => {
     const payload = { list: o.list, from: o.from, to: o.to, put: o.put.map(entryOf), del: o.del };
     emit(signEnvelope(Federation.load(o.federation).listSigner, 'passgate-list+json', payload), o.out);
@@ -151,11 +157,11 @@ program
   .command('snapshot')
   .description('sign a list snapshot as chunk files; entries from a JSON file of [key, s, at, until] arrays')
   .addOption(fedOption())
-  .addOption(new Option('--list <name>').choices(['tokens', 'holders']).makeOptionMandatory())
+  .addOption(new Option('--list <name>', 'which list').choices(['tokens', 'holders']).makeOptionMandatory())
   .requiredOption('--snapshot <n>', 'version the snapshot brings', int)
-  .requiredOption('--entries <file>')
-  .option('--chunk-size <n>', '', int, 50000)
-  .requiredOption('--out-dir <dir>')
+  .requiredOption('--entries <file>', 'JSON file of the entries')
+  .option('--chunk-size <n>', 'entries per chunk envelope', int, 50000)
+  .requiredOption('--out-dir <dir>', 'folder for the chunk envelopes')
   .action((o: { federation: string; list: string; snapshot: number; entries: string; chunkSize: number; outDir: string }) => {
     const entries = JSON.parse(readFileSync(o.entries, 'utf8')) as WireEntry[];
     const chunks = snapshotChunks(Federation.load(o.federation).listSigner, o.list, o.snapshot, entries, o.chunkSize);
@@ -168,14 +174,14 @@ program
   .command('cmd')
   .description('sign a command for one gate (audience <site>/<gate>)')
   .addOption(fedOption())
-  .requiredOption('--site <id>')
-  .requiredOption('--gate <id>')
-  .addOption(new Option('--cmd <name>').choices(['open', 'sync', 'set-mode', 'reload', 'restart']).makeOptionMandatory())
+  .requiredOption('--site <id>', 'the site of the gate the command is for')
+  .requiredOption('--gate <id>', 'the gate the command is for (audience <site>/<gate>)')
+  .addOption(new Option('--cmd <name>', 'the command').choices(['open', 'sync', 'set-mode', 'reload', 'restart']).makeOptionMandatory())
   .requiredOption('--ctr <n>', 'counter, above the last one this gate accepted', int)
-  .option('--args <json>', 'arguments', '{}')
-  .option('--actor <who>', '', 'ops:cli')
-  .option('--ttl <seconds>', '', int, 60)
-  .option('--out <file>')
+  .option('--args <json>', 'the command\'s arguments, a JSON object', '{}')
+  .option('--actor <who>', 'who gave the command (recorded)', 'ops:cli')
+  .option('--ttl <seconds>', 'how long the command stays valid', int, 60)
+  .option('--out <file>', 'write the envelope here instead of stdout')
   .action((o: { federation: string; site: string; gate: string; cmd: string; ctr: number; args: string; actor: string; ttl: number; out?: string }) => {
     const iat = now();
     const aud = audienceOf({ site: checkSiteId(o.site), gate: checkGateId(o.gate) });
@@ -187,10 +193,10 @@ program
   .command('ack')
   .description("sign an events ack: the backend has stored every event of <site>/<gate> up to --up-to")
   .addOption(fedOption())
-  .requiredOption('--site <id>')
-  .requiredOption('--gate <id>')
+  .requiredOption('--site <id>', 'the site of the gate acknowledged')
+  .requiredOption('--gate <id>', 'the gate acknowledged')
   .requiredOption('--up-to <seq>', 'highest seq such that every event up to it is stored', int)
-  .option('--out <file>')
+  .option('--out <file>', 'write the envelope here instead of stdout')
   .action((o: { federation: string; site: string; gate: string; upTo: number; out?: string }) => {
     const ack: EventsAck = { aud: audienceOf({ site: checkSiteId(o.site), gate: checkGateId(o.gate) }), upTo: o.upTo, iat: now() };
     emit(signEnvelope(Federation.load(o.federation).listSigner, 'passgate-ack+json', ack), o.out);
@@ -200,16 +206,14 @@ program
   .command('lookup')
   .description('sign an answer to an online holder look-up')
   .addOption(fedOption())
-  .requiredOption('--id <request-id>')
-  .requiredOption('--holder <handle>')
+  .requiredOption('--id <request-id>', 'the look-up request id being answered')
+  .requiredOption('--holder <handle>', 'the holder handle asked about')
   .option('--s <status>', '0 revoked, 1 green, 2 yellow, 3 red; omit for unknown', int)
-  .option('--out <file>')
+  .option('--out <file>', 'write the envelope here instead of stdout')
   .action((o: { federation: string; id: string; holder: string; s?: number; out?: string }) => {
     const payload = { id: o.id, holder: o.holder, s: o.s ?? null, at: now() };
     emit(signEnvelope(Federation.load(o.federation).listSigner, 'passgate-lookup+json', payload), o.out);
   });
 
-program.parseAsync().catch((e: unknown) => {
-  console.error(`passgate-issuer: ${(e as Error).message}`);
-  process.exit(1);
-});
+conventional(program);
+void runCli(program, { plainErrors: 'refused' });

@@ -6,6 +6,8 @@
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CliError, EXIT, conventional, runCli } from './lib/cli.js';
+import type { ProvisionFlags } from './lib/provision-cli.js';
 import { createInterface } from 'node:readline';
 import { DB_FILE, GateStore } from '../device/store/store.js';
 import { checkGuardName, checkPassword, hashPassword } from '../device/gate/guard-accounts.js';
@@ -14,19 +16,20 @@ import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { takeCommand } from '../device/commands.js';
 import { Verifier, type Verdict } from '../device/verifier.js';
 import { FixedClock, SystemClock } from '../device/clock.js';
+import { TrustingClock } from '../device/clock-trust.js';
 import { isPassgateError, PassgateError } from '../device/core/errors.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { parseEnvelope } from '../device/core/envelope.js';
 import { checkGateId, checkSiteId } from '../sync/topics.js';
 import { describeSkipped, rootKey } from '../device/core/trust.js';
 import { gateStatus } from '../device/status.js';
-import { decodeQrImage } from '../drivers/camera/decode.js';
 import type { Clock } from '../device/core/ports.js';
 import type { Presented } from '../device/core/types.js';
 
 const program = new Command('passgate').description('offline health-code and ID-card gate').showHelpAfterError();
+program.exitOverride();
 
-const dataDir = () => new Option('--data-dir <dir>', 'the gate data directory').makeOptionMandatory();
+const dataDir = () => new Option('--data-dir <dir>', 'the gate data directory (from `passgate init` or `passgate provision`)').makeOptionMandatory();
 const clockOf = (now: string | undefined, untrusted: boolean | undefined): Clock =>
   now === undefined ? new SystemClock(!untrusted) : new FixedClock(parseEpoch(now) * 1000);
 
@@ -40,18 +43,12 @@ program
   .action((o: { dataDir: string; site: string; gate: string; root: string[] }) => {
     if (o.root.length > 2) fail('BAD_CONFIG', 'at most two roots (current and next)');
     for (const r of o.root) {
-      const der = b64uDecode(r);
-      try {
-        if (!der) throw new Error('not base64url');
-        rootKey(der); // checks the key as a trust bundle's keys are checked (§1)
-      } catch (e) {
-        fail('BAD_CONFIG', `--root ${r.slice(0, 16)}…: ${(e as Error).message}`);
-      }
+      checkRoot(r);
     }
     // They become MQTT topic levels: the topic contract decides what is allowed.
     checkSiteId(o.site);
     checkGateId(o.gate);
-    withStore(o.dataDir, (store) => store.initialise({ site: o.site, gate: o.gate, roots: o.root }));
+    withStore(o.dataDir, { create: true }, (store) => store.initialise({ site: o.site, gate: o.gate, roots: o.root }));
     console.log(`initialised gate ${o.site}/${o.gate} in ${o.dataDir} with ${o.root.length} pinned root(s)`);
   });
 
@@ -60,7 +57,7 @@ program
   .description('ingest signed envelopes (trust, policy, list, lookup, cmd, ack); prints what changed')
   .addOption(dataDir())
   .option('--now <epoch>', 'ingest as if the trusted time were EPOCH (seconds)')
-  .argument('<file...>')
+  .argument('<file...>', 'envelope files (JSON), as passgate-issuer writes them')
   .action(async (files: string[], o: { dataDir: string; now?: string }) => {
     const clock = clockOf(o.now, false);
     let refused = 0;
@@ -113,7 +110,7 @@ program
   .addOption(new Option('--input <kind>', 'what was presented').choices(['qr', 'idcard']).default('qr'))
   .option('--dry-run', 'decide without recording (no outbox event, no anti-passback memory)')
   .option('--clock-untrusted', 'treat the system clock as untrusted')
-  .argument('<text>')
+  .argument('<text>', 'the code text or ID number; "-" reads one per line from stdin')
   .action(async (text: string, o: { dataDir: string; now?: string; input: 'qr' | 'idcard'; dryRun?: boolean; clockUntrusted?: boolean }) => {
     const clock = clockOf(o.now, o.clockUntrusted);
     await withStoreAsync(o.dataDir, async (store) => {
@@ -130,15 +127,20 @@ program
   .description('versions, ages, counts, clock trust and outbox depth, as JSON')
   .addOption(dataDir())
   .option('--clock-untrusted', 'report the system clock as untrusted')
-  .action((o: { dataDir: string; clockUntrusted?: boolean }) => {
-    withStore(o.dataDir, (store) => console.log(JSON.stringify(gateStatus(store, new SystemClock(!o.clockUntrusted)), null, 2)));
+  .action(async (o: { dataDir: string; clockUntrusted?: boolean }) => {
+    await withStoreAsync(o.dataDir, async (store) => {
+      const clock = new TrustingClock({ mode: o.clockUntrusted ? 'never' : 'auto', floorMs: () => store.clockFloorMs() });
+      await clock.refresh();
+      console.log(JSON.stringify(gateStatus(store, clock), null, 2));
+    });
   });
 
 program
   .command('decode-image')
   .description('print the QR text found in an image file (PNG, JPEG …), one line per code')
-  .argument('<file...>')
+  .argument('<file...>', 'image files')
   .action(async (files: string[]) => {
+    const { decodeQrImage } = await import('../drivers/camera/decode.js'); // the image stack only when asked for
     let missed = 0;
     for (const file of files) {
       try {
@@ -169,7 +171,7 @@ guard
     const weak = checkPassword(password);
     if (weak) fail('BAD_CONFIG', weak);
     const hash = await hashPassword(password);
-    const added = withInitialisedStore(o.dataDir, (store) => store.saveGuard(name, hash, Date.now()));
+    const added = withStore(o.dataDir, { create: false }, (store) => store.saveGuard(name, hash, Date.now()));
     console.log(added ? `guard ${name} added` : `guard ${name}: password changed`);
   });
 
@@ -179,8 +181,8 @@ guard
   .addOption(dataDir())
   .argument('<name>')
   .action((name: string, o: { dataDir: string }) => {
-    const removed = withInitialisedStore(o.dataDir, (store) => store.removeGuard(name));
-    if (!removed) fail('BAD_CONFIG', `no guard named ${name}`);
+    const removed = withStore(o.dataDir, { create: false }, (store) => store.removeGuard(name));
+    if (!removed) throw new CliError('NO_SUCH_GUARD', `no guard named ${name}`, EXIT.REFUSED);
     console.log(`guard ${name} removed`);
   });
 
@@ -189,15 +191,83 @@ guard
   .description('the guard accounts, one per line (name and when it was added)')
   .addOption(dataDir())
   .action((o: { dataDir: string }) => {
-    const guards = withInitialisedStore(o.dataDir, (store) => store.guards());
+    const guards = withStore(o.dataDir, { create: false }, (store) => store.guards());
     if (guards.length === 0) console.error('no guard account: the console allows nothing until `passgate guard add` creates one');
     for (const g of guards) console.log(`${g.name}\t${new Date(g.createdAtMs).toISOString()}`);
   });
 
-function withInitialisedStore<T>(dir: string, fn: (s: GateStore) => T): T {
-  if (!existsSync(join(dir, DB_FILE))) fail('NOT_INITIALISED', `${dir} holds no gate store: run passgate init first`);
-  return withStore(dir, fn);
-}
+program
+  .command('doctor')
+  .description('check this gate: configuration, data directory, store, documents, clock, broker, devices, GPIO, systemd unit')
+  .option('--config <file>', 'the gate configuration', '/etc/passgate/config.json')
+  .option('--json', 'print the results as one JSON document')
+  .option('--root-dir <dir>', 'filesystem root for /dev, /sys, /run and /etc (a test rig)', '/')
+  .action(async (o: { config: string; json?: boolean; rootDir: string }) => {
+    const { runDoctor, defaultDoctorEnv, exitStatus, formatResults } = await import('../app/doctor.js');
+    const results = await runDoctor(o.config, defaultDoctorEnv({ root: o.rootDir }));
+    const status = exitStatus(results);
+    if (o.json) console.log(JSON.stringify({ status: ['OK', 'WARN', 'FAIL'][status], exitCode: status, checks: results }, null, 2));
+    else console.log(formatResults(results));
+    process.exitCode = status;
+  });
+
+program
+  .command('provision')
+  .description('turn this machine into a gate: data directory, device key and CSR, devices and udev rules, configuration; safe to run again')
+  .option('--site <site>', 'site id (asked for on a terminal when missing)')
+  .option('--gate <gate>', 'gate id (asked for on a terminal when missing)')
+  .option('--root <b64u_spki...>', 'pinned federation root public key(s), base64url SPKI; one or two')
+  .option('--config <file>', 'configuration file to write', '/etc/passgate/config.json')
+  .option('--data-dir <dir>', 'gate data directory', '/var/lib/passgate')
+  .option('--broker <url>', 'MQTT broker URL (mqtts://host:8883); none: offline gate')
+  .option('--username <name>', 'MQTT username')
+  .option('--password-stdin', 'read the MQTT password from the first line of stdin (kept in a 0640 file, not the config)')
+  .option('--ca <file>', "CA certificate of the broker's certificate (PEM)")
+  .option('--scanner <path>', 'the code scanner: a path from the device list, "simulated" or "none"')
+  .option('--id-reader <path>', 'the ID-card reader: a path from the device list, "simulated" or "none"')
+  .option('--relay-line <n>', 'relay GPIO line (BCM)', '17')
+  .option('--relay-active-high', 'the relay board switches on with its input high (default: active-low)')
+  .option('--simulated-gpio', 'no real GPIO (a test rig): nothing is switched')
+  .option('--csr-out <file>', "write a certificate signing request for the broker's mTLS")
+  .option('--cert <file>', 'install the certificate the backend signed (checked against the device key)')
+  .option('--list-devices', 'only list the serial and HID devices found')
+  .option('--force', 'replace an existing gate identity or device key')
+  .option('--dry-run', 'show what would be done; write nothing')
+  .option('--root-dir <dir>', 'filesystem root for /dev, /sys and /etc (a test rig)', '/')
+  .action(async (o: ProvisionFlags) => {
+    const { provisionCommand } = await import('./lib/provision-cli.js');
+    process.exitCode = await provisionCommand(o);
+  });
+
+program
+  .command('selftest')
+  .description('with the service stopped: pulse the relay, show each LED, wait for one code scan and one card read')
+  .option('--config <file>', 'the gate configuration', '/etc/passgate/config.json')
+  .option('--wait <seconds>', 'how long to wait for the scan and for the card', '30')
+  .option('--pulse-ms <ms>', 'relay pulse length', '300')
+  .action(async (o: { config: string; wait: string; pulseMs: string }) => {
+    const [{ runSelftest }, { exitStatus }, { runCommand }] = await Promise.all([import('../app/selftest.js'), import('../app/doctor.js'), import('../device/clock-trust.js')]);
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    const lines = rl[Symbol.asyncIterator]();
+    try {
+      const results = await runSelftest(o.config, {
+        confirm: async (q) => {
+          process.stdout.write(`${q} [y/n] `);
+          const a = await lines.next();
+          if (!process.stdin.isTTY) process.stdout.write('\n');
+          return !a.done && /^y/i.test(a.value.trim());
+        },
+        say: (t) => console.log(t),
+        run: runCommand,
+        unit: 'passgate.service',
+        waitMs: Math.max(1, Number(o.wait) || 30) * 1000,
+        pulseMs: Math.min(2000, Math.max(50, Number(o.pulseMs) || 300)),
+      });
+      process.exitCode = exitStatus(results);
+    } finally {
+      rl.close();
+    }
+  });
 
 function presentedOf(input: 'qr' | 'idcard', text: string): Presented {
   return input === 'qr' ? { input, text } : { input, idNumber: text };
@@ -255,8 +325,39 @@ function parseEpoch(s: string): number {
   return Number(s);
 }
 
-function withStore<T>(dir: string, fn: (s: GateStore) => T): T {
-  const store = GateStore.open(dir);
+/** A root must be the SPKI `passgate-issuer root` prints: say so, not what OpenSSL thought of the bytes. */
+function checkRoot(r: string): void {
+  const der = b64uDecode(r);
+  let why = '';
+  let ok = der !== null && der.length > 0;
+  if (ok) {
+    try {
+      rootKey(der!); // checks the key as a trust bundle's keys are checked (§1)
+    } catch (e) {
+      ok = false;
+      // Our own reasons are worth showing; OpenSSL's decoder messages are not.
+      if (isPassgateError(e)) why = ` (${e.message.replace(/ \([A-Z_]+\)$/, '')})`;
+    }
+  }
+  if (!ok) {
+    const shown = r.length > 16 ? `${r.slice(0, 16)}…` : r;
+    fail('BAD_CONFIG', `--root ${JSON.stringify(shown)} is not a federation root public key${why}: expected the base64url SPKI (ES256 P-256, Ed25519 or SM2) that \`passgate-issuer root\` prints`);
+  }
+}
+
+/**
+ * Opens the store at `dir`. Only `init` may create one: elsewhere a path without a store (a typo)
+ * is an error naming it, and nothing is created there.
+ */
+function openStore(dir: string, create: boolean): GateStore {
+  if (!create && !existsSync(join(dir, DB_FILE))) {
+    throw new CliError('NOT_INITIALISED', `no gate store in ${dir} (looked for ${join(dir, DB_FILE)}): check --data-dir, or run passgate init there`, EXIT.NO_INPUT);
+  }
+  return GateStore.open(dir);
+}
+
+function withStore<T>(dir: string, o: { create: boolean }, fn: (s: GateStore) => T): T {
+  const store = openStore(dir, o.create);
   try {
     return fn(store);
   } finally {
@@ -265,7 +366,7 @@ function withStore<T>(dir: string, fn: (s: GateStore) => T): T {
 }
 
 async function withStoreAsync<T>(dir: string, fn: (s: GateStore) => Promise<T>): Promise<T> {
-  const store = GateStore.open(dir);
+  const store = openStore(dir, false);
   try {
     return await fn(store);
   } finally {
@@ -277,8 +378,13 @@ function fail(code: string, message: string): never {
   throw new PassgateError(code as never, message);
 }
 
-program.parseAsync().catch((e: unknown) => {
-  if (isPassgateError(e)) console.error(`passgate: ${e.code}: ${e.message}`);
-  else console.error(`passgate: INTERNAL: ${(e as Error).stack ?? String(e)}`);
-  process.exit(isPassgateError(e) ? 1 : 70);
-});
+/** Exit codes for the reason codes a command can end on (the rest: 1, something was refused). */
+function exitFor(e: { code: string }): number {
+  if (e.code === 'NOT_INITIALISED') return EXIT.NO_INPUT;
+  if (e.code === 'ALREADY_INITIALISED') return EXIT.EXISTS;
+  if (e.code === 'BAD_CONFIG') return EXIT.CONFIG;
+  return EXIT.REFUSED;
+}
+
+conventional(program);
+void runCli(program, { exitFor });

@@ -14,6 +14,9 @@ import { readFileSync } from 'node:fs';
 import type { GateTopics } from './topics.js';
 import { encodePayload, type ContractPayloads, type StatePayload, type UplinkKind } from './contract.js';
 import type { Logger } from './log.js';
+import { Backoff } from '../base/backoff.js';
+import { checkOptionalRange } from '../base/check.js';
+import { PassgateError } from '../base/errors.js';
 
 export interface TlsOptions {
   /** PEM file of the CA that signed the broker's certificate. */
@@ -71,10 +74,10 @@ export interface PublishOptions {
   properties?: { responseTopic?: string; correlationData?: Buffer; messageExpiryInterval?: number };
 }
 
-export class NotConnectedError extends Error {
-  override readonly name = 'NotConnectedError';
+/** A publish refused or failed because the link is down (LINK_DOWN). */
+export class NotConnectedError extends PassgateError {
   constructor(what: string) {
-    super(`not connected: ${what} not published`);
+    super('LINK_DOWN', `not connected: ${what} not published`);
   }
 }
 
@@ -117,7 +120,7 @@ export class BrokerConnection {
   private client: MqttClient | null = null;
   private ready = false;
   private stopped = true;
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private version: 4 | 5;
   private v5ClosedBeforeConnack = 0;
@@ -127,10 +130,11 @@ export class BrokerConnection {
   constructor(opts: BrokerConnectionOptions) {
     this.opts = opts;
     const b = opts.broker;
-    checkRange('keepaliveSeconds', b.keepaliveSeconds, 5, 600);
-    checkRange('connectTimeoutMs', b.connectTimeoutMs, 1000, 120_000);
-    checkRange('reconnect.minMs', b.reconnect?.minMs, 10, 600_000);
-    checkRange('reconnect.maxMs', b.reconnect?.maxMs, b.reconnect?.minMs ?? 10, 3_600_000);
+    checkOptionalRange('broker.keepaliveSeconds', b.keepaliveSeconds, 5, 600);
+    checkOptionalRange('broker.connectTimeoutMs', b.connectTimeoutMs, 1000, 120_000);
+    const minMs = checkOptionalRange('broker.reconnect.minMs', b.reconnect?.minMs, 10, 600_000) ?? 1000;
+    const maxMs = checkOptionalRange('broker.reconnect.maxMs', b.reconnect?.maxMs, minMs, 3_600_000) ?? Math.max(30_000, minMs);
+    this.backoff = new Backoff({ initialMs: minMs, maxMs, factor: 2, jitter: 0.2 }, Math.random, 'broker.reconnect.');
     this.version = b.protocol === 4 ? 4 : 5;
   }
 
@@ -259,8 +263,8 @@ export class BrokerConnection {
       otherError = true;
       // The first failure of a series is worth a warning; an unreachable broker retried every few
       // seconds is not worth one per attempt.
-      if (this.attempt === 0) log.warn({ err: err.message, code: err.code }, 'mqtt connection error');
-      else log.debug({ err: err.message, code: err.code, attempt: this.attempt }, 'mqtt connection error');
+      if (this.backoff.attempts === 0) log.warn({ err: err.message, code: err.code }, 'mqtt connection error');
+      else log.debug({ err: err.message, code: err.code, attempt: this.backoff.attempts }, 'mqtt connection error');
     });
     client.on('close', () => {
       if (client !== this.client) return;
@@ -283,8 +287,8 @@ export class BrokerConnection {
   /** Subscribe, announce, then hand over to the handler. */
   private async onConnack(client: MqttClient): Promise<void> {
     const { log } = this.opts;
-    if (this.attempt > 1) log.info({ attempts: this.attempt }, 'broker reachable again');
-    this.attempt = 0;
+    if (this.backoff.attempts > 1) log.info({ attempts: this.backoff.attempts }, 'broker reachable again');
+    this.backoff.reset();
     try {
       const granted = await client.subscribeAsync(this.opts.subscriptions(), { qos: 1 });
       for (const g of granted) if (g.qos > 1) log.error({ topic: g.topic, code: g.qos }, 'subscription refused by the broker');
@@ -328,12 +332,8 @@ export class BrokerConnection {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer) return;
-    const min = this.opts.broker.reconnect?.minMs ?? 1000;
-    const max = this.opts.broker.reconnect?.maxMs ?? 30_000;
-    const base = Math.min(max, min * 2 ** Math.min(this.attempt, 30));
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.attempt++;
-    this.opts.log.debug({ delayMs: delay, attempt: this.attempt }, 'reconnecting');
+    const delay = this.backoff.next();
+    this.opts.log.debug({ delayMs: delay, attempt: this.backoff.attempts }, 'reconnecting');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect();
@@ -434,15 +434,9 @@ function tlsOptions(tls: TlsOptions | undefined): Partial<IClientOptions> {
   return o;
 }
 
-function checkRange(name: string, v: number | undefined, min: number, max: number): void {
-  if (v !== undefined && (!Number.isFinite(v) || v < min || v > max)) {
-    throw new RangeError(`broker.${name} must be between ${min} and ${max}, got ${v}`);
-  }
-}
-
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    const t = setTimeout(() => reject(new PassgateError('LINK_TIMEOUT', `timed out after ${ms} ms`)), ms);
     p.then(
       (v) => {
         clearTimeout(t);

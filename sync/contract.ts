@@ -446,7 +446,7 @@ export const PAYLOAD_FIELDS = {
     site: true,
     gate: true,
     initialised: true,
-    clock: { trusted: true, nowMs: true },
+    clock: { trusted: true, nowMs: true, reason: true, mode: true, floorMs: true, behindFloor: true, synchronised: true },
     trust: { version: true, ageSeconds: true, expiresAt: true, stale: true, issuers: true, keysLeftOut: true },
     policy: { version: true, ageSeconds: true, defaults: true },
     lists: { tokens: { version: true, ageSeconds: true, entries: true }, holders: { version: true, ageSeconds: true, entries: true } },
@@ -480,3 +480,8 @@ export const PAYLOAD_FIELDS = {
     },
   }),
 } as const;
+
+// Compile-time: every event type has its fields above (a new type fails here until it does).
+type TypeOfVariant<K> = K extends `${infer T} ${string}` ? T : K;
+const everyEventType: Record<GateEvent['type'], true> = {} as Record<TypeOfVariant<keyof typeof EVENT_FIELDS>, true>;
+void everyEventType;

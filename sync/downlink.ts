@@ -25,6 +25,7 @@ import { describeSkipped } from '../device/core/trust.js';
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
 import { RateLimitedLog, type Logger } from './log.js';
+import { checkRange } from '../base/check.js';
 
 export interface DownlinkHooks {
   /** A trust bundle or policy was applied: the composition root calls verifier.reload(). */
@@ -68,9 +69,7 @@ export class Downlink {
     options: DownlinkOptions = {},
   ) {
     this.minIntervalMs = options.resyncMinIntervalMs ?? 5000;
-    if (!(this.minIntervalMs >= 100 && this.minIntervalMs <= 600_000)) {
-      throw new RangeError(`sync.resyncMinIntervalMs must be between 100 and 600000, got ${this.minIntervalMs}`);
-    }
+    checkRange('sync.resyncMinIntervalMs', this.minIntervalMs, 100, 600_000);
     this.stagingQuietMs = options.stagingQuietMs ?? 15_000;
     this.ackLog = new RateLimitedLog(log);
   }

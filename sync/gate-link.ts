@@ -28,6 +28,7 @@ import { ModeOverrides } from '../device/modes.js';
 import { StatusPublisher, type StatusOptions } from './status-publisher.js';
 import { RefusalCounter } from './refusals.js';
 import { childLogger, SILENT, type Logger } from './log.js';
+import { PassgateError } from '../base/errors.js';
 import { softwareVersion } from './version.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
 
@@ -82,7 +83,7 @@ export class GateLink {
   constructor(private readonly opts: GateLinkOptions) {
     const { store, clock } = opts;
     const identity = opts.identity ?? store.identity();
-    if (!identity) throw new Error('GateLink: the store has no identity (run passgate init first)');
+    if (!identity) throw new PassgateError('NOT_INITIALISED', 'GateLink: the store has no identity (run passgate init first)');
     const log = opts.log ?? SILENT;
     this.version = opts.softwareVersion ?? softwareVersion();
     this.topics = new GateTopics(identity.site, identity.gate);

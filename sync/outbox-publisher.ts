@@ -20,6 +20,7 @@ import type { GateTopics } from './topics.js';
 import type { EventsBatch, OutboxCounters, WireEvent } from './contract.js';
 import type { GateConnection } from './connection.js';
 import type { Logger } from './log.js';
+import { checkInteger } from '../base/check.js';
 
 export interface OutboxOptions {
   /** Events per `R/events` message, [1…2000], default 200. */
@@ -217,6 +218,5 @@ export class OutboxPublisher {
 }
 
 function range(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`outbox.${name} must be an integer between ${min} and ${max}, got ${v}`);
-  return v;
+  return checkInteger(`outbox.${name}`, v, min, max);
 }

@@ -16,11 +16,15 @@ export class RefusalCounter {
 
   constructor(private readonly onChange: () => void = () => {}) {}
 
+  /** Hear every refusal as it happens (metrics). */
+  readonly listeners = new Set<(r: Refusal) => void>();
+
   add(r: Refusal): void {
     this.counts.set(r.code, (this.counts.get(r.code) ?? 0) + 1);
     const kind = kindOf(r.topic);
     this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
     this.lastRefusal = r;
+    for (const l of this.listeners) l(r);
     this.onChange();
   }
 

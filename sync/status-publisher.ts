@@ -7,6 +7,7 @@
 import type { StatusPayload } from './contract.js';
 import type { GateConnection } from './connection.js';
 import type { Logger } from './log.js';
+import { checkRange } from '../base/check.js';
 
 export interface StatusOptions {
   /** Periodic publication, [1000…3600000], default 60000 ms. */
@@ -31,8 +32,8 @@ export class StatusPublisher {
   ) {
     this.intervalMs = options.intervalMs ?? 60_000;
     this.minIntervalMs = options.minIntervalMs ?? 1000;
-    if (!(this.intervalMs >= 1000 && this.intervalMs <= 3_600_000)) throw new RangeError(`status.intervalMs must be between 1000 and 3600000, got ${this.intervalMs}`);
-    if (!(this.minIntervalMs >= 0 && this.minIntervalMs <= 60_000)) throw new RangeError(`status.minIntervalMs must be between 0 and 60000, got ${this.minIntervalMs}`);
+    checkRange('status.intervalMs', this.intervalMs, 1000, 3_600_000);
+    checkRange('status.minIntervalMs', this.minIntervalMs, 0, 60_000);
   }
 
   connected(): void {

@@ -54,6 +54,8 @@ export interface Trust {
   holderKey: Buffer;
   /** Keys left out of the bundle as applied, with why (§1: reported in status and logged). */
   skipped: readonly SkippedKey[];
+  /** Verify functions by key material, for the next bundle to reuse (SM2 tables are costly to build). */
+  verifiers: ReadonlyMap<string, VerifyFn>;
 }
 
 /** A key of the bundle that the gate does not use. */
@@ -121,9 +123,20 @@ export function parseTrustBundle(payload: unknown): TrustBundle {
   return validateBundle(payload);
 }
 
-export function compileTrust(bundle: TrustBundle): Trust {
+/**
+ * `previous`: the bundle compiled before, whose verify functions are reused for the same keys, so
+ * that a new bundle version does not rebuild the tables of the SM2 keys it keeps.
+ */
+export function compileTrust(bundle: TrustBundle, previous: Trust | null = null): Trust {
   const keysByKid = new Map<string, TrustedKey[]>();
   const skipped: SkippedKey[] = [];
+  const verifiers = new Map<string, VerifyFn>();
+  const verifierOf = (material: string, make: () => VerifyFn): VerifyFn => {
+    let fn = verifiers.get(material) ?? previous?.verifiers.get(material);
+    fn ??= make();
+    verifiers.set(material, fn);
+    return fn;
+  };
   // Keys named so far per kid and format (or signer role), usable or not: the cap comes before the
   // work of loading a key, so a bundle naming one kid thousands of times costs nothing either.
   const named = new Map<string, number>();
@@ -139,7 +152,7 @@ export function compileTrust(bundle: TrustBundle): Trust {
       return null;
     }
     try {
-      return loadKey(entry, issuer, formats);
+      return loadKey(entry, issuer, formats, verifierOf);
     } catch (e) {
       skipped.push({ owner, kid: entry.kid, reason: (e as Error).message });
       return null;
@@ -171,11 +184,17 @@ export function compileTrust(bundle: TrustBundle): Trust {
     signers,
     holderKey: b64uDecode(bundle.holderKey)!,
     skipped,
+    verifiers,
   };
 }
 
 /** Throws, saying why, when the entry does not hold a key the gate may use (§1). */
-function loadKey(entry: KeyEntry, issuer: string | null, formats: readonly Format[]): TrustedKey {
+function loadKey(
+  entry: KeyEntry,
+  issuer: string | null,
+  formats: readonly Format[],
+  verifierOf: (material: string, make: () => VerifyFn) => VerifyFn,
+): TrustedKey {
   const base = {
     issuer,
     formats,
@@ -198,13 +217,14 @@ function loadKey(entry: KeyEntry, issuer: string | null, formats: readonly Forma
     const type = cert.publicKey.asymmetricKeyType;
     const alg: Alg = type === 'ec' ? 'ES256' : 'PS256';
     if (entry.alg !== undefined && entry.alg !== alg) throw new Error(`certificate key does not fit ${entry.alg}`);
-    return { ...base, kid: entry.kid, alg, extKeyUsage: cert.keyUsage ?? [], verify: verifierFor(alg, spki) };
+    return { ...base, kid: entry.kid, alg, extKeyUsage: cert.keyUsage ?? [], verify: verifierOf(`${alg}:${entry.x5c}`, () => verifierFor(alg, spki)) };
   }
   if (entry.spki === undefined || entry.alg === undefined) throw new Error('key needs alg and spki, or x5c');
   const spki = b64uDecode(entry.spki);
   if (!spki) throw new Error('spki is not base64url');
   if (kidOf(spki) !== entry.kid) throw new Error('kid does not match the key');
-  return { ...base, kid: entry.kid, alg: entry.alg, extKeyUsage: [], verify: verifierFor(entry.alg, spki) };
+  const alg = entry.alg;
+  return { ...base, kid: entry.kid, alg, extKeyUsage: [], verify: verifierOf(`${alg}:${entry.spki}`, () => verifierFor(alg, spki)) };
 }
 
 /** A pinned federation root: the algorithm follows from the key itself. */

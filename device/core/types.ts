@@ -1,4 +1,8 @@
 /** Shared vocabulary of the decision core (PROTOCOL.md §1, §6, §8). Pure types and constants only. */
+import type { InputKind } from '../../base/presented.js';
+
+/** What drivers deliver: the driver contract, on the ground floor (base/presented.ts). */
+export type { InputKind, Presented } from '../../base/presented.js';
 
 export type Result = 'open' | 'deny' | 'staff' | 'error';
 
@@ -32,7 +36,6 @@ export const REASONS = [
 export type Reason = (typeof REASONS)[number];
 
 export type Format = 'HP1' | 'HC1' | 'IDCARD';
-export type InputKind = 'qr' | 'idcard';
 export type Alg = 'ES256' | 'EdDSA' | 'SM2SM3' | 'PS256';
 export type Action = 'open' | 'deny' | 'staff';
 /** 1 green, 2 yellow, 3 red (§2, §5). */
@@ -56,13 +59,6 @@ export interface Policy {
   listMaxAgeSeconds: number;
   pulseMs: number;
 }
-
-/** What a scanner or reader delivered. Card readers hand over the normalised fields they read. */
-export type Presented =
-  | { input: 'qr'; text: string }
-  | { input: 'idcard'; idNumber: string; maskedName?: string }
-  /** The driver got nothing usable: over-long line, garbage, failed card read. */
-  | { input: InputKind; unreadable: string };
 
 export interface Decision {
   result: Result;

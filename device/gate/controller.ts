@@ -9,9 +9,11 @@
  * a failure is logged and the step goes on (an alarm must release the gate even with a broken disk).
  */
 import { randomBytes } from 'node:crypto';
+import { SILENT, type Logger } from '../../base/log.js';
 import {
   begin,
   normaliseSettings,
+  relayFor,
   step,
   type DecisionSummary,
   type Effect,
@@ -27,9 +29,13 @@ import {
   type Step,
 } from './machine.js';
 
-/** The relay as the gate needs it. A rejected promise or a throw is logged and marks it faulty. */
+/**
+ * The relay as the gate needs it. A rejected promise or a throw is logged and marks it faulty.
+ * `pulseMs` comes with the level a pulse starts at: the relay ends that pulse by itself after
+ * `pulseMs`, so it is released on time even if this controller never gets to say so.
+ */
 export interface RelayPort {
-  set(level: Level): void | Promise<void>;
+  set(level: Level, pulseMs?: number): void | Promise<void>;
 }
 
 export interface IndicatorPort {
@@ -50,12 +56,8 @@ export const REAL_TIMERS: TimerPort = {
   clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
-export interface ControllerLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** The one Logger (base/log.ts). */
+export type ControllerLogger = Logger;
 
 export interface GateControllerOptions {
   settings?: Partial<GateSettings>;
@@ -88,7 +90,6 @@ export interface GuardPort {
 }
 
 const noop = () => {};
-const SILENT: ControllerLogger = { debug: noop, info: noop, warn: noop, error: noop };
 
 export class GateController implements GuardPort {
   readonly settings: GateSettings;
@@ -241,9 +242,12 @@ export class GateController implements GuardPort {
   private applyEffects(effects: readonly Effect[]): void {
     for (const e of effects) {
       switch (e.kind) {
-        case 'relay':
-          this.guarded('relay', () => this.o.relay.set(e.level));
+        case 'relay': {
+          const p = this.state.phase;
+          const pulseMs = p.name === 'pulse' && e.level === relayFor(p, this.settings.failMode) ? p.pulseEndsAt - p.startedAt : undefined;
+          this.guarded('relay', () => (pulseMs === undefined ? this.o.relay.set(e.level) : this.o.relay.set(e.level, pulseMs)));
           break;
+        }
         case 'indicator':
           if (this.o.indicator) this.guarded('indicator', () => this.o.indicator!.show(e.pattern));
           break;

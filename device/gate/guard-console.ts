@@ -245,6 +245,7 @@ export async function startGuardConsole(o: GuardConsoleOptions): Promise<GuardCo
     if (!ok) {
       const lock = lockout.failed(name, client);
       o.log?.warn({ guard: name || null, client, locked: lock > 0 }, 'guard sign-in failed');
+      o.bus?.emit('guardSignIn', { ok: false });
       if (lock > 0) {
         const s = Math.ceil(lock / 1000);
         return refuse(429, 'LOCKED_OUT', loginPage(lang, { lockedSeconds: s, name }), { retryAfterSeconds: s });
@@ -255,7 +256,7 @@ export async function startGuardConsole(o: GuardConsoleOptions): Promise<GuardCo
     const session = sessions.open(name);
     proven.add(rawOf(req.socket));
     o.log?.info({ guard: name, client }, 'guard signed in');
-    o.bus?.emit('guardSignIn', { guard: name, kiosk: false });
+    o.bus?.emit('guardSignIn', { ok: true, guard: name, kiosk: false });
     reply.header('set-cookie', sessionCookie(cookieName, session.id, secure));
     return json ? reply.send({ ok: true, guard: name, csrf: session.csrf }) : reply.redirect('/', 303);
   });
@@ -269,7 +270,7 @@ export async function startGuardConsole(o: GuardConsoleOptions): Promise<GuardCo
     }
     const session = sessions.open(k.guard, true);
     o.log?.info({ guard: k.guard }, 'kiosk signed in');
-    o.bus?.emit('guardSignIn', { guard: k.guard, kiosk: true });
+    o.bus?.emit('guardSignIn', { ok: true, guard: k.guard, kiosk: true });
     reply.header('set-cookie', sessionCookie(cookieName, session.id, secure));
     return reply.redirect('/', 303);
   });

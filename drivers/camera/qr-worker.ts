@@ -7,6 +7,7 @@
  * by its resolved path, so the same code runs from TypeScript under vitest and from dist/. It is
  * unref'd while idle (it never keeps the process alive) and restarted if it dies.
  */
+import { deviceError, PassgateError } from '../../base/errors.js';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { READER_OPTIONS, ZXING_WASM_PATH, type GreyImage, type QrDetector } from './decode.js';
@@ -51,8 +52,14 @@ export class WorkerQrDetector implements QrDetector {
   starts = 0;
 
   detect(image: GreyImage): Promise<string[]> {
-    if (this.#closed) return Promise.reject(new Error('QR detector closed'));
-    const worker = this.#ensureWorker();
+    if (this.#closed) return Promise.reject(new PassgateError('DRIVER_CLOSED', 'QR detector closed'));
+    let worker: Worker;
+    try {
+      worker = this.#ensureWorker();
+    } catch (err) {
+      // A worker that cannot start (a thread or descriptors short): this frame fails, the next retries.
+      return Promise.reject(deviceError(err, 'QR worker'));
+    }
     const id = this.#nextId++;
     // A private copy whose buffer can be transferred (the caller's may be a view into a pool).
     const copy = new Uint8Array(image.data);
@@ -67,7 +74,7 @@ export class WorkerQrDetector implements QrDetector {
     this.#closed = true;
     const worker = this.#worker;
     this.#worker = null;
-    this.#failAll(new Error('QR detector closed'));
+    this.#failAll(new PassgateError('DRIVER_CLOSED', 'QR detector closed'));
     if (worker) await worker.terminate();
   }
 
@@ -81,7 +88,7 @@ export class WorkerQrDetector implements QrDetector {
       if (!p) return;
       this.#pending.delete(msg.id);
       if (this.#pending.size === 0) worker.unref();
-      if (msg.error !== undefined) p.reject(new Error(`ZXing: ${msg.error}`));
+      if (msg.error !== undefined) p.reject(new PassgateError('DEVICE_IO', `ZXing: ${msg.error}`));
       else p.resolve(msg.texts ?? []);
     });
     const died = (err: Error) => {
@@ -90,7 +97,7 @@ export class WorkerQrDetector implements QrDetector {
       this.#failAll(err);
     };
     worker.on('error', died);
-    worker.on('exit', (code) => died(new Error(`QR worker exited (${code})`)));
+    worker.on('exit', (code) => died(new PassgateError('DEVICE_IO', `QR worker exited (${code})`)));
     this.#worker = worker;
     return worker;
   }

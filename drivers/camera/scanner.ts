@@ -16,11 +16,12 @@
  * Personal data: scanned text goes to `scan` listeners only; it is never logged.
  */
 import { TypedEmitter } from '../common/emitter.js';
-import { Backoff, checkInteger } from '../common/backoff.js';
+import { Supervisor } from '../common/supervisor.js';
+import { checkInteger } from '../../base/check.js';
 import { MAX_CODE_BYTES, decodeCodeText } from '../common/code-text.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import type { BackoffOptions, DriverHealth, DriverLogger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
-import type { Presented } from '../../device/core/types.js';
+import { errorText, SILENT } from '../../base/log.js';
+import type { BackoffOptions, DriverHealth, Logger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
+import type { Presented } from '../../base/presented.js';
 import { decodeQrImage, type QrDetector } from './decode.js';
 import { WorkerQrDetector } from './qr-worker.js';
 import type { FrameSource } from './source.js';
@@ -58,7 +59,7 @@ export interface CameraScannerOptions {
   now?: () => number;
   /** Backoff before asking the source for frames again after it failed; default 500 ms to 30 s. */
   backoff?: BackoffOptions;
-  logger?: DriverLogger;
+  logger?: Logger;
   random?: () => number;
 }
 
@@ -85,23 +86,22 @@ export class CameraScanner extends TypedEmitter<InputDriverEvents> implements In
   readonly #detector: QrDetector | null;
   readonly #filter: RepeatFilter;
   readonly #now: () => number;
-  readonly #backoff: Backoff;
-  readonly #log: DriverLogger;
+  readonly #sup: Supervisor;
+  readonly #log: Logger;
   readonly #counts: CameraScannerCounters = { frames: 0, decodes: 0, scans: 0, repeats: 0, unreadable: 0, errors: 0 };
   #state: DriverState = 'stopped';
   #lastError: string | undefined;
   #loop: Promise<void> | null = null;
   #stopping = false;
-  #retry: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
 
   constructor(options: CameraScannerOptions) {
     super();
     this.name = options.name ?? 'camera';
     this.#source = options.source;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#now = options.now ?? (() => performance.now());
     this.#filter = new RepeatFilter(checkInteger('repeatGapMs', options.repeatGapMs ?? 1500, 0, 60_000));
-    this.#backoff = new Backoff({ initialMs: 500, maxMs: 30_000, ...options.backoff }, options.random);
+    this.#sup = new Supervisor({ driver: this.name, what: 'camera source', log: this.#log, backoff: { initialMs: 500, maxMs: 30_000, ...options.backoff }, random: options.random });
     if (options.decode) {
       this.#decode = options.decode;
       this.#detector = null;
@@ -116,6 +116,7 @@ export class CameraScanner extends TypedEmitter<InputDriverEvents> implements In
   start(): Promise<void> {
     if (this.#loop) return Promise.resolve();
     this.#stopping = false;
+    this.#sup.start();
     this.#setState('reconnecting');
     this.#loop = this.#run().finally(() => {
       this.#loop = null;
@@ -126,10 +127,7 @@ export class CameraScanner extends TypedEmitter<InputDriverEvents> implements In
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    if (this.#retry) {
-      clearTimeout(this.#retry.timer);
-      this.#retry.resolve();
-    }
+    this.#sup.stop(); // ends a pause between attempts at once
     await this.#source.close();
     await this.#loop;
     await this.#detector?.close();
@@ -161,7 +159,7 @@ export class CameraScanner extends TypedEmitter<InputDriverEvents> implements In
         for await (const frame of this.#source.frames()) {
           if (this.#stopping) break;
           this.#setState('connected');
-          this.#backoff.reset();
+          this.#sup.connected();
           await this.#onFrame(frame);
         }
         return; // the source ended (or was closed by stop())
@@ -170,10 +168,7 @@ export class CameraScanner extends TypedEmitter<InputDriverEvents> implements In
         this.#counts.errors++;
         this.#lastError = `source: ${errorText(err)}`;
         this.#setState('reconnecting');
-        const delay = this.#backoff.next();
-        this.#log.warn({ driver: this.name, err: this.#lastError, retryInMs: delay }, 'camera source failed');
-        await new Promise<void>((resolve) => (this.#retry = { timer: setTimeout(resolve, delay), resolve }));
-        this.#retry = null;
+        await this.#sup.pauseAfter(err);
       }
     }
   }

@@ -15,9 +15,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
-import { Backoff, checkInteger } from '../common/backoff.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import type { BackoffOptions, DriverLogger } from '../types.js';
+import { Supervisor } from '../common/supervisor.js';
+import { checkInteger } from '../../base/check.js';
+import { errorText, SILENT } from '../../base/log.js';
+import type { BackoffOptions, Logger } from '../types.js';
 import { MjpegSplitter } from './mjpeg.js';
 
 export interface FrameSource {
@@ -82,7 +83,7 @@ export interface CommandMjpegSourceOptions {
   backoff?: BackoffOptions;
   /** Grace period between SIGTERM and SIGKILL on close, ms; default 2000. */
   killTimeoutMs?: number;
-  logger?: DriverLogger;
+  logger?: Logger;
   /** Injected for tests. */
   spawn?: typeof nodeSpawn;
   random?: () => number;
@@ -92,12 +93,11 @@ export interface CommandMjpegSourceOptions {
 export class CommandMjpegSource implements FrameSource {
   readonly #o: CommandMjpegSourceOptions;
   readonly #splitter: MjpegSplitter;
-  readonly #backoff: Backoff;
-  readonly #log: DriverLogger;
+  readonly #sup: Supervisor;
+  readonly #log: Logger;
   readonly #queueMax: number;
   readonly #queue: Buffer[] = [];
   #child: ChildProcess | null = null;
-  #timer: NodeJS.Timeout | null = null;
   #wake: (() => void) | null = null;
   #started = false;
   #closed = false;
@@ -108,14 +108,15 @@ export class CommandMjpegSource implements FrameSource {
   constructor(options: CommandMjpegSourceOptions) {
     this.#o = options;
     this.#splitter = new MjpegSplitter(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes });
-    this.#backoff = new Backoff({ initialMs: 500, maxMs: 30_000, ...options.backoff }, options.random);
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
+    this.#sup = new Supervisor({ driver: 'camera', what: 'camera command', log: this.#log, backoff: { initialMs: 500, maxMs: 30_000, ...options.backoff }, random: options.random });
     this.#queueMax = checkInteger('queue', options.queue ?? 1, 1, 16);
   }
 
   async *frames(): AsyncGenerator<Buffer> {
     if (!this.#started) {
       this.#started = true;
+      this.#sup.start();
       this.#launch();
     }
     try {
@@ -136,8 +137,7 @@ export class CommandMjpegSource implements FrameSource {
   async close(): Promise<void> {
     if (this.#closed && !this.#child) return;
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#sup.stop();
     this.#queue.length = 0;
     this.#wake?.();
     const child = this.#child;
@@ -165,7 +165,6 @@ export class CommandMjpegSource implements FrameSource {
   }
 
   #launch(): void {
-    this.#timer = null;
     if (this.#closed) return;
     this.#splitter.reset();
     this.#counts.starts++;
@@ -176,34 +175,39 @@ export class CommandMjpegSource implements FrameSource {
         env: this.#o.env ?? process.env,
       });
     } catch (err) {
-      this.#onExit(null, errorText(err));
+      this.#onExit(null, err);
       return;
     }
     this.#child = child;
-    this.#log.info({ command: this.#o.command, pid: child.pid }, 'camera command started');
-    child.stdout!.on('data', (chunk: Buffer) => this.#onData(chunk));
-    child.stderr!.on('data', (chunk: Buffer) => {
-      const line = chunk.toString('utf8').trim().split('\n').pop();
-      if (line) this.#lastError = line.slice(0, 200);
-    });
     let done = false;
+    // First of all: a spawn that fails (ENOENT, EMFILE, …) reports it as an 'error' event on the
+    // next tick, and an 'error' without a listener would end the process.
     child.on('error', (err) => {
       if (done) return;
       done = true;
-      this.#onExit(child, errorText(err));
+      this.#onExit(child, err);
+    });
+    // Node hands back a child without pipes when the spawn itself hit EMFILE/ENFILE: the 'error'
+    // above follows and restarts it later.
+    if (!child.stdout || !child.stderr) return;
+    this.#log.info({ command: this.#o.command, pid: child.pid }, 'camera command started');
+    child.stdout.on('data', (chunk: Buffer) => this.#onData(chunk));
+    child.stderr.on('data', (chunk: Buffer) => {
+      const line = chunk.toString('utf8').trim().split('\n').pop();
+      if (line) this.#lastError = line.slice(0, 200);
     });
     // 'close', not 'exit': stdout is drained by then, so no frame of the old process arrives after a restart.
     child.on('close', (code, signal) => {
       if (done) return;
       done = true;
-      this.#onExit(child, signal ? `signal ${signal}` : `exit code ${code}`);
+      this.#onExit(child, new Error(signal ? `signal ${signal}` : `exit code ${code}`));
     });
   }
 
   #onData(chunk: Buffer): void {
     for (const frame of this.#splitter.push(chunk)) {
       this.#counts.frames++;
-      this.#backoff.reset();
+      this.#sup.connected();
       this.#queue.push(frame);
       while (this.#queue.length > this.#queueMax) {
         this.#queue.shift();
@@ -213,14 +217,12 @@ export class CommandMjpegSource implements FrameSource {
     }
   }
 
-  #onExit(child: ChildProcess | null, why: string): void {
+  #onExit(child: ChildProcess | null, err: unknown): void {
     if (child && this.#child !== child) return;
     this.#child = null;
     this.#counts.exits++;
-    this.#lastExit = why;
+    this.#lastExit = errorText(err);
     if (this.#closed) return;
-    const delay = this.#backoff.next();
-    this.#log.warn({ command: this.#o.command, why, retryInMs: delay }, 'camera command ended; restarting');
-    this.#timer = setTimeout(() => this.#launch(), delay);
+    this.#sup.retryAfter(err, () => this.#launch(), { command: this.#o.command });
   }
 }

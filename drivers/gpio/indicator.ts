@@ -3,8 +3,8 @@
  * naming the channels that are on for `ms`; after the last step everything is off. A new `show()`
  * cuts the running pattern short.
  */
-import { PassgateError } from '../../device/core/errors.js';
-import { checkInteger } from '../common/backoff.js';
+import { PassgateError } from '../../base/errors.js';
+import { checkInteger } from '../../base/check.js';
 import type { GpioChip, GpioLine, Level } from './line.js';
 
 export type Channel = 'green' | 'red' | 'amber' | 'buzzer';

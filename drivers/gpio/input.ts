@@ -4,10 +4,10 @@
  * contacts switch the pin to GND against a pull-up by default (set by `gpio=N=ip,pu` in config.txt;
  * sysfs cannot set pulls).
  */
-import { checkInteger } from '../common/backoff.js';
+import { checkInteger } from '../../base/check.js';
 import { TypedEmitter } from '../common/emitter.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import type { DriverLogger } from '../types.js';
+import { errorText, SILENT } from '../../base/log.js';
+import type { Logger } from '../types.js';
 import type { GpioChip, GpioLine, Level } from './line.js';
 
 export interface DigitalInputOptions {
@@ -21,7 +21,7 @@ export interface DigitalInputOptions {
   pollMs?: number;
   /** Default `input`. */
   name?: string;
-  logger?: DriverLogger;
+  logger?: Logger;
 }
 
 export type Contact = 'normally-open' | 'normally-closed';
@@ -40,7 +40,7 @@ export class DigitalInput extends TypedEmitter<{ change: [active: boolean] }> {
   readonly activeLevel: Level;
   readonly debounceMs: number;
   readonly #line: GpioLine;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #unwatch: () => void;
   #active: boolean;
   #timer: NodeJS.Timeout | null = null;
@@ -59,7 +59,7 @@ export class DigitalInput extends TypedEmitter<{ change: [active: boolean] }> {
     this.activeLevel = options.activeLevel ?? 1;
     this.debounceMs = checkInteger('debounceMs', options.debounceMs ?? 20, 0, 10_000);
     this.#line = line;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#active = line.read() === this.activeLevel;
     this.#unwatch = line.watch(() => this.#onRaw());
   }

@@ -6,7 +6,7 @@
  * An output is requested together with its first level (`output(line, initial)`): there is no way
  * to make an output without saying which level is safe.
  */
-import { PassgateError } from '../../device/core/errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 export type Level = 0 | 1;
 
@@ -35,10 +35,11 @@ export interface GpioChip {
  */
 export class MemoryGpio implements GpioChip {
   readonly #lines = new Map<number, MemoryLine>();
+  readonly #observers = new Map<number, Set<(level: Level) => void>>();
 
   async output(line: number, initial: Level): Promise<GpioLine> {
     const l = this.#claim(line, 'out', initial);
-    l.writes.push(initial);
+    l.written(initial);
     return l;
   }
 
@@ -49,7 +50,7 @@ export class MemoryGpio implements GpioChip {
   /** Drives an input line from outside (a sensor, a test). */
   set(line: number, value: Level): void {
     let l = this.#lines.get(line);
-    if (!l) this.#lines.set(line, (l = new MemoryLine(line, 'in', value)));
+    if (!l) this.#lines.set(line, (l = new MemoryLine(line, 'in', value, this.#notifier(line))));
     l.external(value);
   }
 
@@ -63,14 +64,26 @@ export class MemoryGpio implements GpioChip {
     return this.#lines.get(line)?.writes ?? [];
   }
 
+  /** Calls `fn` with every level written to `line` from now on (the initial one too); returns an unsubscribe. */
+  observe(line: number, fn: (level: Level) => void): () => void {
+    let set = this.#observers.get(line);
+    if (!set) this.#observers.set(line, (set = new Set()));
+    set.add(fn);
+    return () => void set.delete(fn);
+  }
+
   claimed(line: number): boolean {
     return this.#lines.get(line)?.claimed ?? false;
   }
 
+  #notifier(line: number): (level: Level) => void {
+    return (v) => this.#observers.get(line)?.forEach((fn) => fn(v));
+  }
+
   #claim(line: number, direction: 'in' | 'out', level: Level): MemoryLine {
     const existing = this.#lines.get(line);
-    if (existing?.claimed) throw new PassgateError('BAD_CONFIG', `GPIO line ${line} is already in use`);
-    const l = existing ?? new MemoryLine(line, direction, level);
+    if (existing?.claimed) throw new PassgateError('LINE_IN_USE', `GPIO line ${line} is already in use`);
+    const l = existing ?? new MemoryLine(line, direction, level, this.#notifier(line));
     l.direction = direction;
     l.level = level;
     l.claimed = true;
@@ -84,13 +97,24 @@ class MemoryLine implements GpioLine {
   claimed = false;
   readonly #watchers = new Set<(v: Level) => void>();
 
-  constructor(readonly line: number, public direction: 'in' | 'out', public level: Level) {}
+  constructor(
+    readonly line: number,
+    public direction: 'in' | 'out',
+    public level: Level,
+    private readonly notify: (level: Level) => void = () => {},
+  ) {}
 
   write(value: Level): void {
-    if (!this.claimed) throw new PassgateError('INTERNAL', `GPIO line ${this.line} is closed`);
-    if (this.direction !== 'out') throw new PassgateError('INTERNAL', `GPIO line ${this.line} is an input`);
-    this.writes.push(value);
+    if (!this.claimed) throw new PassgateError('DRIVER_CLOSED', `GPIO line ${this.line} is closed`);
+    if (this.direction !== 'out') throw new PassgateError('NOT_AN_OUTPUT', `GPIO line ${this.line} is an input`);
+    this.written(value);
     this.#change(value);
+  }
+
+  /** Records a level written to this output and tells the chip's observers. */
+  written(value: Level): void {
+    this.writes.push(value);
+    this.notify(value);
   }
 
   read(): Level {

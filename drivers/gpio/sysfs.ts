@@ -16,16 +16,20 @@
  * base + N): `pinctrl-rp1` on a Pi 5, `pinctrl-bcm2711` on a Pi 4, `pinctrl-bcm2835` on earlier
  * models (hardware.md §3.1), or a configured label/base.
  *
+ * A line's `value` file is opened once, when the line is claimed, and every write and read goes
+ * through that descriptor at position 0 (`writeSync(fd, …)`, `readSync(fd, …)`): a process out of
+ * descriptors (EMFILE) can still release the relay and still see the fire alarm.
+ *
  * Inputs are polled (sysfs edge events need poll(2) with POLLPRI, which fs.watch cannot do); `edge`
  * is set to `none`. Lines stay exported on close: unexporting hands the pin back to its boot pull,
  * which is exactly the floating state a relay input must not see.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { PassgateError } from '../../device/core/errors.js';
-import { checkInteger } from '../common/backoff.js';
-import { silentLogger } from '../common/logger.js';
-import type { DriverLogger } from '../types.js';
+import { deviceError, PassgateError } from '../../base/errors.js';
+import { checkInteger } from '../../base/check.js';
+import { SILENT } from '../../base/log.js';
+import type { Logger } from '../types.js';
 import type { GpioChip, GpioLine, InputLineOptions, Level } from './line.js';
 
 /** The file operations used, injectable so tests can record every write (the "mock binding" of GPIO). */
@@ -34,6 +38,13 @@ export interface SysfsIo {
   readFile(path: string): string;
   exists(path: string): boolean;
   readdir(path: string): string[];
+  /** Opens a file for reading and writing and keeps it open (a line's `value`); returns the descriptor. */
+  openForWrite(path: string): number;
+  /** Writes at position 0 of an open descriptor (sysfs attributes are rewritten whole). */
+  writeAt(fd: number, data: string): void;
+  /** Reads an open descriptor from position 0 (sysfs attributes are re-read whole). */
+  readAt(fd: number): string;
+  closeFd(fd: number): void;
 }
 
 export const nodeSysfsIo: SysfsIo = {
@@ -41,6 +52,13 @@ export const nodeSysfsIo: SysfsIo = {
   readFile: (path) => fs.readFileSync(path, 'utf8'),
   exists: (path) => fs.existsSync(path),
   readdir: (path) => fs.readdirSync(path),
+  openForWrite: (path) => fs.openSync(path, 'r+'),
+  writeAt: (fd, data) => void fs.writeSync(fd, data, 0),
+  readAt: (fd) => {
+    const buf = Buffer.alloc(16);
+    return buf.toString('utf8', 0, fs.readSync(fd, buf, 0, buf.length, 0));
+  },
+  closeFd: (fd) => fs.closeSync(fd),
 };
 
 /** Header GPIO controllers by label, most recent first. */
@@ -56,7 +74,7 @@ export interface SysfsGpioOptions {
   /** How long to wait for `gpioN/` to appear (and udev to fix its permissions) after export, [0…10000] ms, default 2000. */
   exportTimeoutMs?: number;
   io?: SysfsIo;
-  logger?: DriverLogger;
+  logger?: Logger;
 }
 
 export interface ChipInfo {
@@ -72,7 +90,7 @@ export class SysfsGpio implements GpioChip {
   readonly #fixedBase: number | undefined;
   readonly #exportTimeoutMs: number;
   readonly #io: SysfsIo;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   #chip: ChipInfo | null = null;
   readonly #claimed = new Set<number>();
 
@@ -83,7 +101,7 @@ export class SysfsGpio implements GpioChip {
     if (options.base !== undefined) this.#fixedBase = checkInteger('base', options.base, 0, 65_535);
     this.#exportTimeoutMs = checkInteger('exportTimeoutMs', options.exportTimeoutMs ?? 2000, 0, 10_000);
     this.#io = options.io ?? nodeSysfsIo;
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
   }
 
   /** Finds the header chip: by label in `gpiochipN/label`, its `base` and `ngpio`. */
@@ -94,7 +112,7 @@ export class SysfsGpio implements GpioChip {
     try {
       entries = this.#io.readdir(this.root).filter((e) => e.startsWith('gpiochip'));
     } catch (err) {
-      throw new PassgateError('BAD_CONFIG', `no GPIO sysfs at ${this.root} (${(err as Error).message})`);
+      throw new PassgateError('DEVICE_NOT_FOUND', `no GPIO sysfs at ${this.root} (${(err as Error).message})`);
     }
     const chips: ChipInfo[] = [];
     for (const chip of entries) {
@@ -117,7 +135,7 @@ export class SysfsGpio implements GpioChip {
         return (this.#chip = found);
       }
     }
-    throw new PassgateError('BAD_CONFIG', `no GPIO chip labelled ${this.#labels.join(' or ')} under ${this.root} (found: ${chips.map((c) => c.label).join(', ') || 'none'})`);
+    throw new PassgateError('DEVICE_NOT_FOUND', `no GPIO chip labelled ${this.#labels.join(' or ')} under ${this.root} (found: ${chips.map((c) => c.label).join(', ') || 'none'})`);
   }
 
   /** The sysfs number of BCM line `line`. */
@@ -134,10 +152,11 @@ export class SysfsGpio implements GpioChip {
       this.#io.writeFile(join(dir, 'active_low'), '0');
       // Never `out`: `high`/`low` make the line an output already at the safe level.
       this.#io.writeFile(join(dir, 'direction'), initial === 1 ? 'high' : 'low');
-      return new SysfsLine(this.#io, dir, line, 'out', () => this.#claimed.delete(line));
+      const fd = this.#io.openForWrite(join(dir, 'value'));
+      return new SysfsLine(this.#io, dir, line, 'out', () => this.#claimed.delete(line), 5, fd);
     } catch (err) {
       this.#claimed.delete(line);
-      throw wrap(err, `GPIO ${line} (sysfs ${n}) as output`);
+      throw deviceError(err, `GPIO ${line} (sysfs ${n}) as output`);
     }
   }
 
@@ -149,16 +168,17 @@ export class SysfsGpio implements GpioChip {
       this.#io.writeFile(join(dir, 'active_low'), '0');
       this.#io.writeFile(join(dir, 'direction'), 'in');
       if (this.#io.exists(join(dir, 'edge'))) this.#io.writeFile(join(dir, 'edge'), 'none');
-      return new SysfsLine(this.#io, dir, line, 'in', () => this.#claimed.delete(line), pollMs);
+      const fd = this.#io.openForWrite(join(dir, 'value'));
+      return new SysfsLine(this.#io, dir, line, 'in', () => this.#claimed.delete(line), pollMs, fd);
     } catch (err) {
       this.#claimed.delete(line);
-      throw wrap(err, `GPIO ${line} (sysfs ${n}) as input`);
+      throw deviceError(err, `GPIO ${line} (sysfs ${n}) as input`);
     }
   }
 
   #claim(line: number): number {
     const n = this.sysfsNumber(line);
-    if (this.#claimed.has(line)) throw new PassgateError('BAD_CONFIG', `GPIO line ${line} is already in use`);
+    if (this.#claimed.has(line)) throw new PassgateError('LINE_IN_USE', `GPIO line ${line} is already in use`);
     this.#claimed.add(line);
     return n;
   }
@@ -183,7 +203,7 @@ export class SysfsGpio implements GpioChip {
           if (this.#io !== nodeSysfsIo) return dir; // injected io: permissions are its business
         }
       }
-      if (Date.now() >= deadline) throw new PassgateError('INTERNAL', `gpio${n} did not appear after export`);
+      if (Date.now() >= deadline) throw new PassgateError('DEVICE_TIMEOUT', `gpio${n} did not appear after export`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -197,28 +217,30 @@ class SysfsLine implements GpioLine {
 
   constructor(
     private readonly io: SysfsIo,
-    private readonly dir: string,
+    readonly dir: string,
     readonly line: number,
     readonly direction: 'in' | 'out',
     private readonly release: () => void,
     private readonly pollMs = 5,
+    /** The line's `value`, open from the claim to the close. */
+    private readonly fd: number,
   ) {}
 
   write(value: Level): void {
-    if (this.#closed) throw new PassgateError('INTERNAL', `GPIO line ${this.line} is closed`);
-    if (this.direction !== 'out') throw new PassgateError('INTERNAL', `GPIO line ${this.line} is an input`);
+    if (this.#closed) throw new PassgateError('DRIVER_CLOSED', `GPIO line ${this.line} is closed`);
+    if (this.direction !== 'out') throw new PassgateError('NOT_AN_OUTPUT', `GPIO line ${this.line} is an input`);
     try {
-      this.io.writeFile(join(this.dir, 'value'), value === 1 ? '1' : '0');
+      this.io.writeAt(this.fd, value === 1 ? '1' : '0');
     } catch (err) {
-      throw wrap(err, `write GPIO ${this.line}`);
+      throw deviceError(err, `write GPIO ${this.line}`);
     }
   }
 
   read(): Level {
     try {
-      return this.io.readFile(join(this.dir, 'value')).trim() === '1' ? 1 : 0;
+      return this.io.readAt(this.fd).trim() === '1' ? 1 : 0;
     } catch (err) {
-      throw wrap(err, `read GPIO ${this.line}`);
+      throw deviceError(err, `read GPIO ${this.line}`);
     }
   }
 
@@ -245,6 +267,11 @@ class SysfsLine implements GpioLine {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#watchers.clear();
+    try {
+      this.io.closeFd(this.fd);
+    } catch {
+      // already gone: nothing holds it
+    }
     this.release();
   }
 
@@ -259,10 +286,4 @@ class SysfsLine implements GpioLine {
     this.#last = v;
     for (const w of [...this.#watchers]) w(v);
   }
-}
-
-function wrap(err: unknown, what: string): PassgateError {
-  if (err instanceof PassgateError) return err;
-  const e = err as NodeJS.ErrnoException;
-  return new PassgateError('INTERNAL', `${what}: ${e.code ?? ''} ${e.message ?? String(err)}`.replace(/\s+/g, ' ').trim(), { errno: e.code });
 }

@@ -10,7 +10,7 @@
  * until one arrives with the "more" bit clear; the AIM id of the first report applies.
  */
 import { aimRejection, decodeCodeText, MAX_CODE_BYTES, type AimPolicy, type CodeResult } from '../common/code-text.js';
-import { checkInteger } from '../common/backoff.js';
+import { checkInteger } from '../../base/check.js';
 
 export interface HidPosDecoderOptions extends AimPolicy {
   /** Report ID expected in byte 0 (default 2); null when reports arrive without it. */

@@ -9,8 +9,8 @@
  * as serial lines.
  */
 import { interpretCode, MAX_CODE_BYTES, type AimPolicy, type CodeResult } from '../common/code-text.js';
-import { checkInteger } from '../common/backoff.js';
-import { PassgateError } from '../../device/core/errors.js';
+import { checkInteger } from '../../base/check.js';
+import { PassgateError } from '../../base/errors.js';
 import { composeDead, LAYOUTS, USAGE, type KeyboardLayout } from './layouts.js';
 
 export interface KeyboardDecoderOptions extends AimPolicy {
@@ -185,7 +185,7 @@ export function encodeKeyboardReports(text: string, layout: 'us' | 'de' | 'fr' |
       press(USAGE.SPACE, 0);
       continue;
     }
-    throw new PassgateError('BAD_CONFIG', `layout ${table.name} cannot type U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
+    throw new PassgateError('CANNOT_TYPE', `layout ${table.name} cannot type U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`);
   }
   if (options.enter ?? true) press(USAGE.ENTER, 0);
   return reports;

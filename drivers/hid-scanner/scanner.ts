@@ -7,12 +7,13 @@
  * Keyboard mode is the fallback (hardware.md §2.2: the console also receives the keys unless the
  * evdev device is grabbed); prefer HID-POS or a serial mode where the scanner offers one.
  */
-import { Backoff, checkInteger } from '../common/backoff.js';
+import { Supervisor } from '../common/supervisor.js';
+import { checkInteger } from '../../base/check.js';
 import type { CodeResult } from '../common/code-text.js';
 import { TypedEmitter } from '../common/emitter.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import { PassgateError } from '../../device/core/errors.js';
-import type { BackoffOptions, DriverHealth, DriverLogger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
+import { errorText, SILENT } from '../../base/log.js';
+import { PassgateError } from '../../base/errors.js';
+import type { BackoffOptions, DriverHealth, Logger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
 import type { AimPolicy } from '../common/code-text.js';
 import { HidPosDecoder } from './hidpos.js';
 import { KeyboardDecoder } from './keyboard.js';
@@ -42,7 +43,7 @@ export interface HidScannerOptions extends AimPolicy {
   backoff?: BackoffOptions;
   /** Default `hid-scanner`. */
   name?: string;
-  logger?: DriverLogger;
+  logger?: Logger;
   random?: () => number;
 }
 
@@ -68,18 +69,14 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
   readonly productId: number;
   readonly #transport: HidTransport;
   readonly #decoder: Decoder;
-  readonly #backoff: Backoff;
+  readonly #sup: Supervisor;
   readonly #idleFlushMs: number;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #counts: HidScannerCounters = { scans: 0, unreadable: 0, reports: 0, opens: 0, openFailures: 0, disconnects: 0 };
   #lastError: string | undefined;
   #state: DriverState = 'stopped';
-  #stopped = true;
   #device: HidDevice | null = null;
-  #retryTimer: NodeJS.Timeout | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
-  #failStreak = 0;
-  #generation = 0;
 
   constructor(options: HidScannerOptions) {
     super();
@@ -93,8 +90,8 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
     this.vendorId = checkInteger('vendorId', options.vendorId, 0, 0xffff);
     this.productId = checkInteger('productId', options.productId, 0, 0xffff);
     this.#transport = options.transport;
-    this.#log = options.logger ?? silentLogger;
-    this.#backoff = new Backoff(options.backoff, options.random);
+    this.#log = options.logger ?? SILENT;
+    this.#sup = new Supervisor({ driver: this.name, what: 'HID scanner open', firstFailure: 'error', log: this.#log, backoff: options.backoff, random: options.random });
     this.#idleFlushMs = checkInteger('idleFlushMs', options.idleFlushMs ?? 1000, 0, 60_000);
     const aim = { acceptAim: options.acceptAim, requireAim: options.requireAim };
     this.#decoder =
@@ -104,19 +101,16 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
   }
 
   async start(): Promise<void> {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#generation++;
-    this.#setState('reconnecting');
-    await this.#attempt();
+    await this.#sup.begin(() => {
+      this.#setState('reconnecting');
+      return this.#attempt();
+    });
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#generation++;
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#sup.stop();
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    this.#retryTimer = this.#idleTimer = null;
+    this.#idleTimer = null;
     await this.#closeDevice();
     this.#decoder.reset();
     this.#setState('stopped');
@@ -133,28 +127,24 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
   }
 
   async #attempt(): Promise<void> {
-    this.#retryTimer = null;
-    if (this.#stopped) return;
-    const generation = this.#generation;
+    const run = this.#sup.run;
+    if (!this.#sup.isCurrent(run)) return;
     let device: HidDevice;
     try {
       device = await this.#transport.open(this.vendorId, this.productId);
     } catch (err) {
-      if (this.#stopped || generation !== this.#generation) return;
+      if (!this.#sup.isCurrent(run)) return;
       this.#counts.openFailures++;
       this.#lastError = `open ${hex4(this.vendorId)}:${hex4(this.productId)}: ${errorText(err)}`;
-      if (this.#failStreak++ === 0) this.#log.error({ driver: this.name, err: errorText(err) }, 'HID scanner open failed; retrying with backoff');
-      else this.#log.debug({ driver: this.name, err: errorText(err), attempt: this.#failStreak }, 'HID scanner open failed');
-      this.#scheduleRetry();
+      this.#sup.retryAfter(err, () => void this.#attempt());
       return;
     }
-    if (this.#stopped || generation !== this.#generation) {
+    if (!this.#sup.isCurrent(run)) {
       await Promise.resolve(device.close()).catch(() => {});
       return;
     }
     this.#device = device;
-    this.#failStreak = 0;
-    this.#backoff.reset();
+    this.#sup.connected();
     this.#counts.opens++;
     this.#decoder.reset();
     device.on('data', (report) => {
@@ -173,9 +163,9 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
     this.#log.warn({ driver: this.name, err: errorText(err) }, 'HID scanner lost; reconnecting');
     await this.#closeDevice();
     this.#emitAll(this.#decoder.flush());
-    if (this.#stopped) return;
+    if (!this.#sup.running) return;
     this.#setState('reconnecting');
-    this.#scheduleRetry();
+    this.#sup.retryLater(() => void this.#attempt());
   }
 
   async #closeDevice(): Promise<void> {
@@ -216,11 +206,6 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
         this.emit('scan', { input: 'qr', unreadable: r.unreadable }, meta);
       }
     }
-  }
-
-  #scheduleRetry(): void {
-    if (this.#stopped) return;
-    this.#retryTimer = setTimeout(() => void this.#attempt(), this.#backoff.next());
   }
 
   #setState(state: DriverState): void {

@@ -4,7 +4,7 @@
  * must be a driver error in health(), not a crash at import), `FakeHidTransport` replays reports.
  */
 import { TypedEmitter } from '../common/emitter.js';
-import { PassgateError } from '../../device/core/errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 export interface HidDevice {
   on(event: 'data', listener: (report: Buffer) => void): unknown;
@@ -53,7 +53,7 @@ export class NodeHidTransport implements HidTransport {
     const devices = await hid.devicesAsync(vendorId, productId);
     const match = devices.find((d) => d.usagePage === o.usagePage && (o.usage === undefined || d.usage === o.usage) && d.path);
     if (!match?.path) {
-      throw new PassgateError('BAD_CONFIG', `no HID interface with usage page 0x${o.usagePage.toString(16)} on ${hex4(vendorId)}:${hex4(productId)}`);
+      throw new PassgateError('DEVICE_NOT_FOUND', `no HID interface with usage page 0x${o.usagePage.toString(16)} on ${hex4(vendorId)}:${hex4(productId)}`);
     }
     return hid.HIDAsync.open(match.path, openOptions);
   }

@@ -6,8 +6,8 @@
  *
  * LEN counts everything after itself, checksum included; CHK = XOR of LEN1 … last data byte.
  */
-import { checkInteger } from '../common/backoff.js';
-import { PassgateError } from '../../device/core/errors.js';
+import { checkInteger } from '../../base/check.js';
+import { PassgateError } from '../../base/errors.js';
 
 export const PREAMBLE = Buffer.from([0xaa, 0xaa, 0xaa, 0x96, 0x69]);
 const HEADER = 7; // preamble + LEN
@@ -56,7 +56,7 @@ export function xor(bytes: Uint8Array, from = 0, to = bytes.length): number {
 /** Builds a frame around `body` (CMD Para Data… or SW1 SW2 SW3 Data…), adding LEN and CHK. */
 export function buildFrame(body: Uint8Array): Buffer {
   const len = body.length + 1;
-  if (len > 0xffff) throw new PassgateError('INTERNAL', `SAM frame body too long: ${body.length} bytes`);
+  if (len > 0xffff) throw new PassgateError('FRAME_TOO_LONG', `SAM frame body too long: ${body.length} bytes`);
   const frame = Buffer.alloc(HEADER + len);
   PREAMBLE.copy(frame, 0);
   frame.writeUInt16BE(len, 5);

@@ -17,12 +17,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
-import type { Presented } from '../../device/core/types.js';
-import { checkInteger } from '../common/backoff.js';
+import type { Presented } from '../../base/presented.js';
+import { checkInteger } from '../../base/check.js';
 import { TypedEmitter } from '../common/emitter.js';
-import { errorText, silentLogger } from '../common/logger.js';
+import { errorText, SILENT } from '../../base/log.js';
 import { SupervisedPort } from '../serial/supervised-port.js';
-import type { BackoffOptions, DriverHealth, DriverLogger, InputDriver, InputDriverEvents } from '../types.js';
+import type { BackoffOptions, DriverHealth, Logger, InputDriver, InputDriverEvents } from '../types.js';
 import { commandFrame, hex, parseResponse, SamDeframer, SW3, sw3Name, type CommandName, type SamResponse } from './frame.js';
 import { parseReadData } from './text.js';
 
@@ -53,7 +53,7 @@ export interface IdCardReaderOptions {
   presenceCheckMs?: number;
   /** Default `idcard`. */
   name?: string;
-  logger?: DriverLogger;
+  logger?: Logger;
   random?: () => number;
 }
 
@@ -83,7 +83,7 @@ export class IdCardReader extends TypedEmitter<InputDriverEvents> implements Inp
   readonly name: string;
   readonly #port: SupervisedPort;
   readonly #deframer = new SamDeframer({ minLength: 4, maxLength: 4096 });
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #pollMs: number;
   readonly #timeouts: Record<'find' | 'select' | 'read' | 'status', number>;
   readonly #reopenAfter: number;
@@ -105,7 +105,7 @@ export class IdCardReader extends TypedEmitter<InputDriverEvents> implements Inp
   constructor(options: IdCardReaderOptions) {
     super();
     this.name = options.name ?? 'idcard';
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#pollMs = checkInteger('pollIntervalMs', options.pollIntervalMs ?? 250, 5, 10_000);
     const t = options.timeouts ?? {};
     this.#timeouts = {
@@ -297,7 +297,7 @@ export class IdCardReader extends TypedEmitter<InputDriverEvents> implements Inp
       return;
     }
     this.#counts.scans++;
-    const scan: Presented = { input: 'idcard', idNumber: parsed.idNumber, maskedName: parsed.maskedName };
+    const scan: Presented = parsed.maskedName === undefined ? { input: 'idcard', idNumber: parsed.idNumber } : { input: 'idcard', idNumber: parsed.idNumber, maskedName: parsed.maskedName };
     this.#log.debug({ driver: this.name }, 'card read');
     this.emit('scan', scan, { driver: this.name, atMs: performance.now() });
   }

@@ -1,10 +1,11 @@
 /**
  * The text block of a `30 01` read (hardware.md §1.4–1.5, GA/T 490): 256 bytes of UTF-16LE,
  * space-padded, fields at fixed offsets. Pure. Only what the gate needs leaves this module: the ID
- * number (from its fixed 36-byte field, keeping a trailing X) and the masked name. The photo (WLT)
+ * number (from its fixed 36-byte field, keeping a trailing X) and the name as PROTOCOL §2 lets it be
+ * shown (base/display.ts: first character and at most three `*`; none for a blank name). The photo (WLT)
  * is never decoded or copied, and the buffers are zeroed by the caller.
  */
-import { maskName } from '../../device/core/idcard.js';
+import { displayName } from '../../base/display.js';
 
 /** Text offsets in bytes and sizes (characters × 2). */
 export const TEXT_LAYOUT = {
@@ -25,7 +26,7 @@ export const TEXT_BYTES = 256;
 export const CARD_TYPE_MARK_OFFSET = 248;
 
 export type CardText =
-  | { ok: true; idNumber: string; maskedName: string }
+  | { ok: true; idNumber: string; maskedName?: string }
   | { ok: false; unreadable: string };
 
 function field(text: Uint8Array, [offset, size]: readonly [number, number]): string {
@@ -62,7 +63,8 @@ export function parseTextBlock(text: Uint8Array): CardText {
   // The core checks form and check digit (ID_INVALID); refuse only what cannot be an ID field at all.
   if (!/^[0-9A-Z]{1,18}$/.test(idNumber)) return { ok: false, unreadable: 'ID number field unreadable' };
   const name = field(text, TEXT_LAYOUT.name);
-  return { ok: true, idNumber, maskedName: maskName(name) };
+  const shown = displayName(name);
+  return shown === null ? { ok: true, idNumber } : { ok: true, idNumber, maskedName: shown };
 }
 
 /** Test/simulator data for one card (fake-reader.ts); real cards come from the SAM. */

@@ -11,7 +11,7 @@
  * - Lines that are not UTF-8, or hold control characters, are `unreadable`.
  */
 import { aimPrefix, interpretCode, MAX_CODE_BYTES, type AimPolicy, type CodeResult } from '../common/code-text.js';
-import { checkInteger } from '../common/backoff.js';
+import { checkInteger } from '../../base/check.js';
 
 export type FramedLine = CodeResult;
 

@@ -6,11 +6,11 @@
  *   binding ─▶ SupervisedPort ─data─▶ LineFramer ─▶ scan { input: 'qr', text } | { input: 'qr', unreadable }
  */
 import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
-import type { Presented } from '../../device/core/types.js';
+import type { Presented } from '../../base/presented.js';
 import { TypedEmitter } from '../common/emitter.js';
-import { errorText, silentLogger } from '../common/logger.js';
+import { errorText, SILENT } from '../../base/log.js';
 import { SupervisedPort } from '../serial/supervised-port.js';
-import type { BackoffOptions, DriverHealth, DriverLogger, InputDriver, InputDriverEvents } from '../types.js';
+import type { BackoffOptions, DriverHealth, Logger, InputDriver, InputDriverEvents } from '../types.js';
 import { LineFramer, type LineFramerOptions } from './framer.js';
 
 export interface SerialScannerOptions extends LineFramerOptions {
@@ -26,7 +26,7 @@ export interface SerialScannerOptions extends LineFramerOptions {
   presenceCheckMs?: number;
   /** Driver name in logs and scan metadata, default `serial-scanner`. */
   name?: string;
-  logger?: DriverLogger;
+  logger?: Logger;
   /** Random source for backoff jitter (tests). */
   random?: () => number;
 }
@@ -46,13 +46,13 @@ export class SerialScanner extends TypedEmitter<InputDriverEvents> implements In
   readonly name: string;
   readonly #port: SupervisedPort;
   readonly #framer: LineFramer;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #counts = { scans: 0, unreadable: 0, overlong: 0 };
 
   constructor(options: SerialScannerOptions) {
     super();
     this.name = options.name ?? 'serial-scanner';
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#framer = new LineFramer(options);
     this.#port = new SupervisedPort({
       binding: options.binding,

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassgateError } from '../../device/core/errors.js';
+import { deviceError, PassgateError } from '../../base/errors.js';
 
 export function socatAvailable(): boolean {
   return spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -34,21 +34,28 @@ export class PtyPair {
 
   async start(timeoutMs = 5000): Promise<void> {
     if (this.#proc) return;
-    if (!socatAvailable()) throw new PassgateError('BAD_CONFIG', 'socat not found: apt-get install -y socat');
+    if (!socatAvailable()) throw new PassgateError('DEVICE_NOT_FOUND', 'socat not found: apt-get install -y socat');
     const proc = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.a}`, `pty,raw,echo=0,link=${this.b}`], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.#proc = proc;
+    // Listened to at once: a spawn that fails (EMFILE, ENOENT) reports it as an 'error' event.
+    let spawnError: unknown = null;
+    proc.on('error', (err) => (spawnError = err));
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
     const deadline = Date.now() + timeoutMs;
     while (!(stderr.includes('starting data transfer loop') && existsSync(this.a) && existsSync(this.b))) {
+      if (spawnError !== null) {
+        this.#proc = null;
+        throw deviceError(spawnError, 'socat');
+      }
       if (proc.exitCode !== null || Date.now() > deadline) {
         this.#proc = null;
         proc.kill('SIGKILL');
         await exited;
-        throw new PassgateError('INTERNAL', `socat did not start: ${stderr.trim().slice(-300)}`);
+        throw new PassgateError('DEVICE_IO', `socat did not start: ${stderr.trim().slice(-300)}`);
       }
       await new Promise((r) => setTimeout(r, 5));
     }

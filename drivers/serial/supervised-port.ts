@@ -17,11 +17,12 @@ import { stat } from 'node:fs/promises';
 import { SerialPortStream } from '@serialport/stream';
 import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { TypedEmitter } from '../common/emitter.js';
-import { Backoff, checkInteger } from '../common/backoff.js';
-import { errorText, silentLogger } from '../common/logger.js';
-import type { BackoffOptions, DriverLogger, DriverState } from '../types.js';
+import { Supervisor } from '../common/supervisor.js';
+import { checkInteger } from '../../base/check.js';
+import { errorText, SILENT } from '../../base/log.js';
+import type { BackoffOptions, Logger, DriverState } from '../types.js';
 import { listSerialPorts } from './binding.js';
-import { PassgateError } from '../../device/core/errors.js';
+import { isResourceExhaustion, PassgateError } from '../../base/errors.js';
 
 export interface SupervisedPortOptions {
   binding: BindingInterface;
@@ -32,7 +33,7 @@ export interface SupervisedPortOptions {
   backoff?: BackoffOptions;
   /** An open that has lasted this long resets the backoff, [0…600000] ms, default 5000. */
   stableAfterMs?: number;
-  logger?: DriverLogger;
+  logger?: Logger;
   /** While open, stat() the path this often and reopen if the node vanished or changed: [0…60000] ms, 0 = off, default 1000. */
   presenceCheckMs?: number;
   /** Names the port in logs. */
@@ -65,23 +66,18 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
   readonly counters: SupervisedPortCounters = { opens: 0, openFailures: 0, disconnects: 0, reopens: 0, vanished: 0, bytesIn: 0, bytesOut: 0, writeErrors: 0 };
   lastError: string | undefined;
   readonly #binding: BindingInterface;
-  readonly #backoff: Backoff;
+  readonly #sup: Supervisor;
   readonly #stableAfterMs: number;
   readonly #presenceCheckMs: number;
   #presenceTimer: NodeJS.Timeout | null = null;
-  readonly #log: DriverLogger;
+  readonly #log: Logger;
   readonly #name: string;
   #state: DriverState = 'stopped';
-  #stopped = true;
   #port: SerialPortStream | null = null;
-  #retryTimer: NodeJS.Timeout | null = null;
   #stableTimer: NodeJS.Timeout | null = null;
   #reopenReason: string | null = null;
   /** The pending reopen is for a lost device (counted as a disconnect, not a requested reopen). */
   #reopenIsLoss = false;
-  #failStreak = 0;
-  /** Bumped by start/stop so an open still in flight from an earlier run is abandoned. */
-  #generation = 0;
 
   constructor(options: SupervisedPortOptions) {
     super();
@@ -94,11 +90,11 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
     this.#binding = options.binding;
     this.path = options.path;
     this.baudRate = checkInteger('baudRate', options.baudRate, 50, 4_000_000);
-    this.#backoff = new Backoff(options.backoff, options.random);
     this.#stableAfterMs = checkInteger('stableAfterMs', options.stableAfterMs ?? 5000, 0, 600_000);
     this.#presenceCheckMs = checkInteger('presenceCheckMs', options.presenceCheckMs ?? 1000, 0, 60_000);
-    this.#log = options.logger ?? silentLogger;
+    this.#log = options.logger ?? SILENT;
     this.#name = options.name ?? 'serial';
+    this.#sup = new Supervisor({ driver: this.#name, what: 'serial port open', log: this.#log, backoff: options.backoff, random: options.random });
   }
 
   get state(): DriverState {
@@ -111,16 +107,14 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
 
   /** Starts opening; resolves after the first attempt (connected or retrying). */
   async start(): Promise<void> {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#generation++;
-    this.#setState('reconnecting');
-    await this.#attempt();
+    await this.#sup.begin(() => {
+      this.#setState('reconnecting');
+      return this.#attempt();
+    });
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#generation++;
+    this.#sup.stop();
     this.#clearTimers();
     const port = this.#port;
     this.#port = null;
@@ -148,7 +142,7 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
   /** Closes the port and opens it again after a backoff delay (no-op while not open). */
   reopen(reason: string): void {
     const port = this.#port;
-    if (this.#stopped || !port?.isOpen) return;
+    if (!this.#sup.running || !port?.isOpen) return;
     this.#reopenReason = reason;
     this.#log.warn({ port: this.#name, reason }, 'reopening serial port');
     // A close that fails (dead fd) emits no 'close' event: treat the port as closed anyway.
@@ -158,10 +152,9 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
   }
 
   async #attempt(): Promise<void> {
-    this.#retryTimer = null;
-    if (this.#stopped) return;
-    const generation = this.#generation;
-    const abandoned = (): boolean => this.#stopped || generation !== this.#generation;
+    const run = this.#sup.run;
+    const abandoned = (): boolean => !this.#sup.isCurrent(run);
+    if (abandoned()) return;
     // The node's identity before the open, for the presence check (null: not a file system path).
     const node = this.#presenceCheckMs > 0 ? await stat(this.path).catch(() => null) : null;
     if (abandoned()) return;
@@ -185,27 +178,25 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
     if (err) {
       this.counters.openFailures++;
       this.lastError = `open ${this.path}: ${errorText(err)}`;
-      if (this.#failStreak++ === 0) {
-        this.#log.warn({ port: this.#name, path: this.path, err: errorText(err) }, 'serial port open failed; retrying with backoff');
+      this.#sup.retryAfter(err, () => void this.#attempt(), { port: this.#name, path: this.path });
+      // What is plugged in, once per streak (never when the process is short of descriptors).
+      if (this.#sup.failStreak === 1 && !isResourceExhaustion(err)) {
         const ports = await listSerialPorts(this.#binding, this.#log);
         this.#log.debug({ port: this.#name, available: ports.map((p) => p.path) }, 'serial ports present');
-      } else {
-        this.#log.debug({ port: this.#name, err: errorText(err), attempt: this.#failStreak }, 'serial port open failed');
       }
-      this.#scheduleRetry();
       return;
     }
     this.#port = port;
     this.counters.opens++;
-    this.#failStreak = 0;
+    this.#sup.connected(false);
     port.on('data', (chunk: Buffer) => {
       this.counters.bytesIn += chunk.length;
       this.emit('data', chunk);
     });
     port.on('close', (closeErr: Error | null) => this.#onClose(port, closeErr));
-    if (this.#stableAfterMs === 0) this.#backoff.reset();
+    if (this.#stableAfterMs === 0) this.#sup.backoff.reset();
     else {
-      this.#stableTimer = setTimeout(() => this.#backoff.reset(), this.#stableAfterMs);
+      this.#stableTimer = setTimeout(() => this.#sup.backoff.reset(), this.#stableAfterMs);
       this.#stableTimer.unref();
     }
     this.#log.info({ port: this.#name, path: this.path, baudRate: this.baudRate }, 'serial port open');
@@ -235,7 +226,7 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
     if (this.#stableTimer) clearTimeout(this.#stableTimer);
     if (this.#presenceTimer) clearTimeout(this.#presenceTimer);
     this.#stableTimer = this.#presenceTimer = null;
-    if (this.#stopped) return;
+    if (!this.#sup.running) return;
     let reason: string;
     if (this.#reopenReason !== null && !this.#reopenIsLoss) {
       reason = `reopen: ${this.#reopenReason}`;
@@ -255,20 +246,13 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
     }
     this.#setState('reconnecting');
     this.emit('close', reason);
-    this.#scheduleRetry();
-  }
-
-  #scheduleRetry(): void {
-    if (this.#stopped) return;
-    const delay = this.#backoff.next();
-    this.#retryTimer = setTimeout(() => void this.#attempt(), delay);
+    this.#sup.retryLater(() => void this.#attempt());
   }
 
   #clearTimers(): void {
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
     if (this.#stableTimer) clearTimeout(this.#stableTimer);
     if (this.#presenceTimer) clearTimeout(this.#presenceTimer);
-    this.#retryTimer = this.#stableTimer = this.#presenceTimer = null;
+    this.#stableTimer = this.#presenceTimer = null;
   }
 
   #setState(state: DriverState): void {

@@ -2,7 +2,7 @@
  * End-to-end gate latency over a socat pty pair with the real serialport binding (needs `socat`):
  * the whole path from bytes on the wire to the relay, through a `GateService` composed as
  * device/main.ts composes it (real store with the durable outbox commit, `synchronous=FULL`;
- * real verifier; real gate controller and machine; `LineRelay` on a `MemoryGpio` line).
+ * real verifier; real gate controller and machine; drivers/gpio's `Relay` on a `MemoryGpio` line, timed by `RelayProbe`).
  *
  * - ptyLine: a code line written on the device side of the pty → `SerialScanner` → verifier.present()
  *   (decision committed) → gate machine → the relay line's first active write.
@@ -26,10 +26,11 @@ import { ingestEnvelope } from '../../device/ingest.js';
 import { SystemClock } from '../../device/clock.js';
 import { Verifier } from '../../device/verifier.js';
 import { GateService, type DigitalInputPort, type ScanSource } from '../../device/service.js';
-import { LineRelay, safePinLevel } from '../../device/gate/gpio.js';
 import { checkDigit } from '../../device/core/idcard.js';
-import type { GateSettings } from '../../device/gate/machine.js';
-import { MemoryGpio, type GpioLine, type Level as PinLevel } from '../../drivers/gpio/line.js';
+import { HARD_MAX_PULSE_MS, type GateSettings } from '../../device/gate/machine.js';
+import { MemoryGpio } from '../../drivers/gpio/line.js';
+import { Relay } from '../../drivers/gpio/relay.js';
+import { RelayProbe } from '../../drivers/gpio/probe.js';
 import { FakeSamReader } from '../../drivers/idcard/fake-reader.js';
 import { IdCardReader } from '../../drivers/idcard/reader.js';
 import { loadSystemSerialBinding, type BindingInterface } from '../../drivers/serial/binding.js';
@@ -54,7 +55,7 @@ export interface PathBreakdown {
   decide: StageStats;
   /** The durable outbox commit (WAL, synchronous=FULL: an fsync). */
   commit: StageStats;
-  /** Commit done → the relay line's active write: the await resuming, the gate machine, LineRelay. */
+  /** Commit done → the relay line's active write: the await resuming, the gate machine, Relay. */
   gate: StageStats;
 }
 
@@ -155,43 +156,21 @@ class CommitProbe {
   }
 }
 
-/** The relay's line with its active writes timestamped; `next()` resolves at the next one. */
+/** The relay (drivers/gpio's, active-high: active = pin 1) on the in-memory twin, timed by its probe. */
 class TimedRelay {
-  readonly relay: LineRelay;
-  #waiter: { resolve: (t: number) => void; reject: (e: Error) => void } | null = null;
-
-  private constructor(raw: GpioLine) {
-    const line: GpioLine = {
-      write: (v: PinLevel) => {
-        raw.write(v);
-        if (v === 1 && this.#waiter) {
-          const at = performance.now();
-          const w = this.#waiter;
-          this.#waiter = null;
-          w.resolve(at);
-        }
-      },
-      read: () => raw.read(),
-      watch: (cb) => raw.watch(cb),
-      close: () => raw.close(),
-    };
-    this.relay = new LineRelay(line, false); // active-high board: active = pin 1
-  }
+  private constructor(
+    readonly relay: Relay,
+    private readonly probe: RelayProbe,
+  ) {}
 
   static async open(): Promise<TimedRelay> {
-    return new TimedRelay(await new MemoryGpio().output(RELAY_LINE, safePinLevel(false)));
+    const gpio = new MemoryGpio();
+    const probe = new RelayProbe(gpio, RELAY_LINE, false);
+    return new TimedRelay(await Relay.open(gpio, { line: RELAY_LINE, activeLow: false, maxPulseMs: HARD_MAX_PULSE_MS }), probe);
   }
 
   next(timeoutMs: number, what: string): { at: Promise<number>; fail: (why: string) => void } {
-    let timer: NodeJS.Timeout | undefined;
-    const at = new Promise<number>((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-      timer = setTimeout(() => reject(new Error(`benchmark: relay did not open within ${timeoutMs} ms (${what})`)), timeoutMs);
-    }).finally(() => {
-      clearTimeout(timer);
-      this.#waiter = null;
-    });
-    return { at, fail: (why) => this.#waiter?.reject(new Error(`benchmark: ${what} was not opened: ${why}`)) };
+    return this.probe.nextEnergised(timeoutMs, `benchmark: ${what}`);
   }
 }
 

@@ -2,9 +2,11 @@
  * `npm run bench`: runs every benchmark and writes BENCHMARKS.md with the machine it ran on.
  * BENCH_10M=1 adds the 10M-entry look-up run (several minutes, ~1 GB of disk).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { cpus, loadavg, totalmem, release, platform, arch } from 'node:os';
-import { benchCore, type CoreBench } from './core.js';
+import { benchCore, type CoreBench, type MaxLatencyBench } from './core.js';
 import { benchSm2 } from './sm2.js';
 import { benchDrivers } from './drivers.js';
 import { ID_READ_WIRE_MS_115200 } from './serial-lib.js';
@@ -13,7 +15,7 @@ import { benchGate } from './gate.js';
 import { benchSync } from './sync.js';
 import { startMosquitto } from '../backend/mosquitto.js';
 import { benchConsole } from './console.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { benchMemory, unitNodeFlags, type MemoryBench } from './memory.js';
 
 /**
  * A section of the report. Collects garbage first (the bench runs with --expose-gc): the decision
@@ -58,6 +60,21 @@ function coreTables(c: CoreBench): string {
   return `${head}\n\n${t1}\n\nThe same decisions through the service, each committed to the outbox before it returns. With WAL, \`synchronous=FULL\` fsyncs every commit, so a recorded event survives a power cut; \`NORMAL\` survives a process crash only. The gate uses FULL.\n\n${t2}\n\n${lists}`;
 }
 
+/** In a child process: a gate's start finds nothing warmed by the sections before. */
+function maxLatencySection(): string {
+  const only = fileURLToPath(new URL('./only.js', import.meta.url));
+  const r = JSON.parse(execFileSync(process.execPath, ['--expose-gc', only, 'max-latency'], { encoding: 'utf8', maxBuffer: 1 << 20 })) as MaxLatencyBench;
+  const keys = Object.entries(r.keys).map(([k, n]) => `${n} ${k}`).join(', ');
+  return [
+    `${r.decisions.toLocaleString('en')} decisions from a gate's start, round-robin over HP1 ES256, EdDSA, SM2, HC1 and ID cards and over every key (${keys}), so each key's first uses are inside the run; latency as the gate records it. Target: no decision over 20 ms.`,
+    `- trust bundle compiled at start (keys checked, SM2 tables built): ${r.trustCompileMs} ms`,
+    `- wall time: p50 ${r.p50Us} µs, p99 ${r.p99Us} µs, max **${(r.maxUs / 1000).toFixed(1)} ms**, ${r.over20Ms} over 20 ms`,
+    `- CPU time of the process over each decision (without what the machine gave other processes): p50 ${r.cpu.p50Us} µs, p99 ${r.cpu.p99Us} µs, max **${(r.cpu.maxUs / 1000).toFixed(1)} ms**, ${r.cpu.over20Ms} over 20 ms`,
+    `- slowest (wall): ${r.slowest.map((s) => `${s.kind} #${s.position} ${(s.us / 1000).toFixed(1)} ms`).join(', ')}`,
+    '- run alone: `npm run build && node --expose-gc dist/scripts/bench/only.js max-latency`',
+  ].join('\n');
+}
+
 /** Needs a mosquitto binary (the tests' too); without one the section says so instead of failing the run. */
 async function syncSection(): Promise<string> {
   console.error('sync …');
@@ -96,24 +113,60 @@ async function consoleSection(): Promise<string> {
     '',
     `- hostile connections opened during the run: ${r.attacked.hostileOpened.toLocaleString('en')}; the console held at most ${r.attacked.consoleConnectionsMax} at once (limit 128), evicted ${r.attacked.evicted.toLocaleString('en')} that never signed in, refused ${r.attacked.refused.toLocaleString('en')}`,
     `- load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} on ${cpus().length} cores (every timer, the relay's included, waits for the event loop: its delay is the figure to compare)`,
-    '- run alone: `npm run bench -- --only console` (rewrites this section only)',
+    '- run alone: `npm run bench -- console` (rewrites this section only)',
   ].join('\n');
 }
 
+function memoryText(m: MemoryBench): string {
+  return [
+    `The service as systemd runs it (\`node ${unitNodeFlags().join(' ')} dist/device/main.js\`, the unit's flags): a serial scanner on a socat pty, simulated GPIO, the guard console, MQTT connected to mosquitto with no backend, so nothing is ever acknowledged. RSS is the process's VmRSS. Targets: RSS ≤ 100 MB throughout; start to ready ≤ 1.5 s.`,
+    '',
+    `- start → ready: **${m.startToReadyMs} ms**`,
+    `- RSS at ready (MQTT connected): **${m.rssReadyMiB} MiB**`,
+    `- RSS idle (5 s later): **${m.rssIdleMiB} MiB**`,
+    `- RSS after ${m.scans.toLocaleString('en')} scans, ${m.eventsWaiting.toLocaleString('en')} events waiting for an ack: **${m.rssAfterScansMiB} MiB**`,
+  ].join('\n');
+}
+
+/** Replaces one section of an existing BENCHMARKS.md (a run of only that section). */
+function replaceSection(title: string, text: string): void {
+  let doc = '';
+  try {
+    doc = readFileSync('BENCHMARKS.md', 'utf8');
+  } catch {
+    /* a new file */
+  }
+  const body = section(title, text);
+  const at = doc.indexOf(`## ${title}`);
+  if (at < 0) doc = `${doc.trimEnd()}\n\n${body}`;
+  else {
+    const next = doc.indexOf('\n## ', at + 3);
+    doc = `${doc.slice(0, at)}${body}${next < 0 ? '' : doc.slice(next)}`;
+  }
+  writeFileSync('BENCHMARKS.md', doc);
+}
+
+const MEMORY_TITLE = 'Memory and start-up (the service process)';
+
 async function main(): Promise<void> {
-  if (process.argv.includes('--only') && process.argv[process.argv.indexOf('--only') + 1] === 'console') {
-    const body = section(CONSOLE_TITLE, await consoleSection());
-    const current = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '# Benchmarks\n';
-    const start = current.indexOf(`## ${CONSOLE_TITLE}`);
-    const end = start < 0 ? -1 : current.indexOf('\n## ', start + 3);
-    const next = start < 0 ? `${current.trimEnd()}\n\n${body}` : `${current.slice(0, start)}${body}${end < 0 ? '' : current.slice(end)}`;
-    writeFileSync('BENCHMARKS.md', next);
+  if (process.argv.includes('memory')) {
+    console.error('memory …');
+    const m = await benchMemory();
+    console.log(memoryText(m));
+    replaceSection(MEMORY_TITLE, memoryText(m));
+    console.error('BENCHMARKS.md: memory section written');
+    return;
+  }
+  if (process.argv.includes('console')) {
+    replaceSection(CONSOLE_TITLE, await consoleSection());
     console.error('BENCHMARKS.md: console section written');
     return;
   }
   const parts: string[] = ['# Benchmarks\n', 'Written by `npm run bench`. Figures from one run; the machine matters more than the digits.\n', section('Machine', machine())];
   console.error('decision core …');
   parts.push(section('Decision core', coreTables(await benchCore({ tenMillion: process.env.BENCH_10M === '1' }))));
+  console.error('worst decision from start (fresh process) …');
+  parts.push(section('Worst decision from start', maxLatencySection()));
   console.error('SM2 …');
   const sm2 = benchSm2();
   parts.push(
@@ -157,6 +210,8 @@ async function main(): Promise<void> {
   );
   parts.push(section('Fleet sync (MQTT, mosquitto on loopback)', await syncSection()));
   parts.push(section(CONSOLE_TITLE, await consoleSection()));
+  console.error('memory …');
+  parts.push(section(MEMORY_TITLE, memoryText(await benchMemory())));
   writeFileSync('BENCHMARKS.md', parts.join('\n'));
   console.error('BENCHMARKS.md written');
 }

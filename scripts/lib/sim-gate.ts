@@ -10,7 +10,7 @@ import { ingestEnvelope } from '../../device/ingest.js';
 import { SystemClock } from '../../device/clock.js';
 import { Verifier } from '../../device/verifier.js';
 import { GateService } from '../../device/service.js';
-import { LineRelay } from '../../device/gate/gpio.js';
+import { Relay } from '../../drivers/gpio/relay.js';
 import { hashPassword } from '../../device/gate/guard-accounts.js';
 import { MemoryGpio } from '../../drivers/gpio/line.js';
 import type { GateSettings } from '../../device/gate/machine.js';
@@ -51,12 +51,12 @@ export async function startSimGate(o: { guard?: { name: string; password: string
   if (o.guard) store.saveGuard(o.guard.name, await hashPassword(o.guard.password), Date.now());
   const verifier = new Verifier(store, clock);
   const chip = new MemoryGpio();
-  const line = await LineRelay.open(chip, RELAY_LINE, true);
+  const line = await Relay.open(chip, { line: RELAY_LINE, activeLow: true });
   const relayLog: SimGate['relayLog'] = [];
   const relay = {
-    set: (level: 'active' | 'inactive') => {
+    set: (level: 'active' | 'inactive', pulseMs?: number) => {
       relayLog.push({ level, atMs: performance.now() });
-      return line.set(level);
+      return line.set(level, pulseMs);
     },
     health: () => line.health(),
   };

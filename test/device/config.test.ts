@@ -44,13 +44,14 @@ describe('good configuration', () => {
     expect(c).toEqual({
       dataDir: '/var/lib/passgate',
       durability: 'full',
-      clock: { trusted: 'system' },
+      clock: { trusted: 'auto' },
       logging: { level: 'info', output: 'journald', file: '/var/log/passgate/passgate.log' },
       scanners: [],
       gpio: { simulated: false, failMode: 'secure', relay: { line: 17, activeLow: true } },
       gate: { passageTimeoutMs: 5000, maxPulseMs: 1000, busy: 'queue', queueSize: 1, staffHoldTimeoutMs: 60000, maxHolds: 8, passageDebounceMs: 200 },
       guardConsole: { enabled: true, host: '127.0.0.1', port: 8088, allowedHosts: [], idleMinutes: 15, maxConnections: 128 },
       outbox: { maxEvents: 1000000 },
+      metrics: { enabled: false, host: '127.0.0.1', port: 9464 },
     });
   });
 
@@ -91,7 +92,7 @@ describe('bad configuration is refused with a readable error naming the field', 
   it('not one of the allowed values', () => {
     expect(problems(withChange((c) => (c.gate = { busy: 'wait' })))).toEqual(['config: /gate/busy must be one of queue, refuse (got "wait")']);
     expect(problems(withChange((c) => (c.gpio.failMode = 'fail-open')))).toEqual(['config: /gpio/failMode must be one of secure, safe (got "fail-open")']);
-    expect(problems(withChange((c) => (c.clock = { trusted: true })))).toEqual(['config: /clock/trusted must be one of system, never (got true)']);
+    expect(problems(withChange((c) => (c.clock = { trusted: true })))).toEqual(['config: /clock/trusted must be one of auto, system, never (got true)']);
   });
 
   it('unknown option, with a suggestion', () => {

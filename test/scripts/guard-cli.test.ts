@@ -47,13 +47,13 @@ describe('passgate guard', () => {
   });
 
   it('refuses a short password, a bad name, and a data directory never initialised — one line, no stack', () => {
-    for (const [args, input, want] of [
-      [['guard', 'add', '--data-dir', dir, 'wang'], 'short\n', 'at least 8 characters'],
-      [['guard', 'add', '--data-dir', dir, 'Wang Li'], 'a long password\n', 'a guard name is'],
-      [['guard', 'add', '--data-dir', join(dir, 'nope'), 'wang'], 'a long password\n', 'passgate init first'],
+    for (const [args, input, want, status] of [
+      [['guard', 'add', '--data-dir', dir, 'wang'], 'short\n', 'at least 8 characters', 78],
+      [['guard', 'add', '--data-dir', dir, 'Wang Li'], 'a long password\n', 'a guard name is', 78],
+      [['guard', 'add', '--data-dir', join(dir, 'nope'), 'wang'], 'a long password\n', 'run passgate init', 66],
     ] as const) {
       const r = run([...args], input);
-      expect(r.status).toBe(1);
+      expect(r.status).toBe(status);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toContain(want);
       expect(r.stderr).not.toMatch(/\n\s+at /);

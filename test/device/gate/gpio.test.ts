@@ -1,35 +1,37 @@
 /** The gate's ports over drivers/gpio, on the in-memory GPIO twin: pin levels as the relay board sees them. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryGpio, openFireAlarmInput, openPassageSensor, Indicator } from '../../../drivers/gpio/index.js';
-import { LineRelay, PATTERN_MAP, indicatorPort, inputPort, pinLevel, safePinLevel } from '../../../device/gate/gpio.js';
-import { GateController } from '../../../device/gate/controller.js';
+import { MemoryGpio, openFireAlarmInput, openPassageSensor, Indicator, Relay, deEnergisedPin, pinLevel } from '../../../drivers/gpio/index.js';
+import { PATTERN_MAP, indicatorPort, inputPort } from '../../../device/gate/gpio.js';
+import { GateController, type TimerPort } from '../../../device/gate/controller.js';
 import { decision } from './harness.js';
 
 afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('LineRelay', () => {
+describe('the relay as the gate port (drivers/gpio Relay)', () => {
   it('an active-low board: the line is born high (de-energised), active pulls it low', async () => {
     const gpio = new MemoryGpio();
-    const relay = await LineRelay.open(gpio, 17, true);
-    expect(gpio.writes(17)).toEqual([1]);
+    const relay = await Relay.open(gpio, { line: 17, activeLow: true });
+    expect(gpio.writes(17)[0]).toBe(1);
+    expect(gpio.level(17)).toBe(1);
     relay.set('active');
     relay.set('inactive');
-    expect(gpio.writes(17)).toEqual([1, 0, 1]);
+    expect(gpio.writes(17).slice(-2)).toEqual([0, 1]);
     relay.set('active');
     relay.close();
     expect(gpio.level(17)).toBe(1);
     expect(gpio.claimed(17)).toBe(false);
-    expect(() => relay.set('active')).toThrow();
+    expect(() => relay.set('active')).toThrow(/closed/);
   });
 
   it('an active-high board: born low', async () => {
     const gpio = new MemoryGpio();
-    const relay = await LineRelay.open(gpio, 5, false);
+    const relay = await Relay.open(gpio, { line: 5, activeLow: false });
     relay.set('active');
-    expect(gpio.writes(5)).toEqual([0, 1]);
-    expect([safePinLevel(false), safePinLevel(true)]).toEqual([0, 1]);
+    expect(gpio.writes(5).at(0)).toBe(0);
+    expect(gpio.level(5)).toBe(1);
+    expect([deEnergisedPin(false), deEnergisedPin(true)]).toEqual([0, 1]);
     expect([pinLevel('active', true), pinLevel('active', false), pinLevel('inactive', true), pinLevel('inactive', false)]).toEqual([0, 1, 1, 0]);
   });
 
@@ -46,7 +48,7 @@ describe('LineRelay', () => {
       watch: () => () => {},
       close: () => {},
     };
-    const relay = new LineRelay(line, true);
+    const relay = new Relay(line, { line: 1, activeLow: true });
     expect(() => relay.set('inactive')).toThrow('EIO');
     expect(relay.health()).toEqual({ ok: false, detail: 'EIO' });
     fail = false;
@@ -55,17 +57,44 @@ describe('LineRelay', () => {
     expect(relay.health()).toEqual({ ok: true });
   });
 
-  it('drives a gate pulse end to end: pin low for exactly pulseMs, then high', async () => {
+  /** A booted gate on a Relay over the in-memory twin (fake timers from 0). */
+  async function gateOnRelay(maxPulseMs: number, timers?: TimerPort) {
     vi.useFakeTimers({ now: 0 });
     const gpio = new MemoryGpio();
-    const relay = await LineRelay.open(gpio, 17, true);
-    const gate = new GateController({ relay, record: () => 1, now: () => Date.now() });
+    const relay = await Relay.open(gpio, { line: 17, activeLow: true, maxPulseMs });
+    const gate = new GateController({ relay, record: () => 1, now: () => Date.now(), ...(timers ? { timers } : {}) });
     gate.boot();
+    return { gpio, relay, gate };
+  }
+
+  it('drives a gate pulse end to end: pin low for exactly pulseMs, then high', async () => {
+    const { gpio, gate } = await gateOnRelay(2000);
     gate.decision(decision({ pulseMs: 400 }));
     expect(gpio.level(17)).toBe(0);
     vi.advanceTimersByTime(399);
     expect(gpio.level(17)).toBe(0);
     vi.advanceTimersByTime(1);
+    expect(gpio.level(17)).toBe(1);
+    gate.stop();
+  });
+
+  it('defect 3: the relay ends a gate pulse by itself, even when the gate machine never gets to', async () => {
+    // A controller whose timers never fire: a stalled machine that would leave the relay energised.
+    const { gpio, relay, gate } = await gateOnRelay(2000, { set: () => 0, clear: () => {} });
+    gate.decision(decision({ pulseMs: 400 }));
+    expect(relay.energised).toBe(true);
+    vi.advanceTimersByTime(400);
+    expect(gpio.level(17)).toBe(1);
+    expect(relay.energised).toBe(false);
+    expect(relay.stats.endedByRelay).toBe(1);
+  });
+
+  it('a fire alarm on a fail-secure gate holds the relay energised: holds are not pulses, never capped', async () => {
+    const { gpio, gate } = await gateOnRelay(100);
+    gate.alarm(true);
+    vi.advanceTimersByTime(10_000);
+    expect(gpio.level(17)).toBe(0);
+    gate.alarm(false);
     expect(gpio.level(17)).toBe(1);
     gate.stop();
   });

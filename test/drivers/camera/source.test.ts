@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { spawn as nodeSpawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { CommandMjpegSource, ImageFileSource } from '../../../drivers/camera/source.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'passgate-camera-'));
@@ -94,6 +96,34 @@ describe('CommandMjpegSource', () => {
     expect(String(h.lastExit)).toMatch(/ENOENT/);
     await source.close();
     expect((await pending).done).toBe(true);
+  });
+
+  it('defect 4: a capture command whose spawn fails with EMFILE (a child without pipes) is restarted, logged once, never a crash', async () => {
+    const frames = [await jpeg(90)];
+    let exhausted = 3;
+    // What node's spawn does when the process is out of descriptors: a child without stdio, and
+    // an 'error' event on the next tick.
+    const spawn = ((command: string, args: string[], options: object) => {
+      if (exhausted-- <= 0) return nodeSpawn(command, args, options);
+      const child = Object.assign(new EventEmitter(), { stdout: null, stderr: null, pid: undefined, exitCode: null, signalCode: null });
+      process.nextTick(() => child.emit('error', Object.assign(new Error('spawn capture EMFILE'), { code: 'EMFILE', syscall: 'spawn capture' })));
+      return child;
+    }) as unknown as typeof nodeSpawn;
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, error: (_o: object, m?: string) => void warnings.push(`error ${m}`), warn: (_o: object, m?: string) => void warnings.push(m ?? '') };
+    const source = new CommandMjpegSource({
+      command: process.execPath,
+      args: ['-e', CHILD, streamFile('one.mjpeg', frames)],
+      backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
+      spawn,
+      logger,
+    });
+    const iterator = source.frames()[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(first.value).toEqual(frames[0]);
+    expect(source.health()).toMatchObject({ starts: 4, exits: 3 });
+    expect(warnings).toEqual(['camera command: resource exhausted; retrying with backoff']);
+    await source.close();
   });
 });
 

@@ -3,6 +3,10 @@
  * does what the kernel does on `export` (creates `gpioN/` with direction, value, active_low, edge),
  * on `unexport`, and on writing `high`/`low` to `direction` (sets `value`), while recording every
  * write in order — the GPIO counterpart of the mock binding's `recording`.
+ *
+ * `exhausted = true` makes the process look out of file descriptors, as `ulimit -n` does under a
+ * flood of connections: every call that would open a file fails with EMFILE, while descriptors
+ * opened before keep working.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +34,12 @@ export class FakeSysfs {
   readonly writes: Array<{ file: string; value: string }> = [];
   /** Delay the appearance of gpioN/ after export (as udev does), ms. */
   exportDelayMs = 0;
+  /** Every new open fails with EMFILE (descriptors already open still work). */
+  exhausted = false;
+  /** Calls refused while exhausted. */
+  refusedOpens = 0;
   readonly io: SysfsIo;
+  readonly #fds = new Map<number, string>();
 
   constructor(chips: FakeChip[] = PI5_CHIPS) {
     this.root = mkdtempSync(join(tmpdir(), 'passgate-sysfs-'));
@@ -43,19 +52,44 @@ export class FakeSysfs {
       writeFileSync(join(dir, 'base'), `${c.base}\n`);
       writeFileSync(join(dir, 'ngpio'), `${c.ngpio}\n`);
     }
+    const opening = <T>(fn: () => T): T => {
+      if (this.exhausted) {
+        this.refusedOpens++;
+        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE', errno: -24 });
+      }
+      return fn();
+    };
     this.io = {
       ...nodeSysfsIo,
-      writeFile: (path, data) => {
-        const file = path.slice(this.root.length + 1);
-        this.writes.push({ file, value: data });
-        if (file === 'export') return this.#export(Number(data));
-        if (file === 'unexport') return rmSync(join(this.root, `gpio${Number(data)}`), { recursive: true, force: true });
-        nodeSysfsIo.writeFile(path, data);
-        if (basename(path) === 'direction' && (data === 'high' || data === 'low')) {
-          nodeSysfsIo.writeFile(join(dirname(path), 'value'), data === 'high' ? '1\n' : '0\n');
-        }
+      readFile: (path) => opening(() => nodeSysfsIo.readFile(path)),
+      exists: (path) => nodeSysfsIo.exists(path),
+      openForWrite: (path) =>
+        opening(() => {
+          const fd = nodeSysfsIo.openForWrite(path);
+          this.#fds.set(fd, path.slice(this.root.length + 1));
+          return fd;
+        }),
+      writeAt: (fd, data) => {
+        nodeSysfsIo.writeAt(fd, data);
+        this.writes.push({ file: this.#fds.get(fd) ?? `fd ${fd}`, value: data });
       },
+      closeFd: (fd) => {
+        this.#fds.delete(fd);
+        nodeSysfsIo.closeFd(fd);
+      },
+      writeFile: (path, data) => opening(() => this.#writeFile(path, data)),
     };
+  }
+
+  #writeFile(path: string, data: string): void {
+    const file = path.slice(this.root.length + 1);
+    this.writes.push({ file, value: data });
+    if (file === 'export') return this.#export(Number(data));
+    if (file === 'unexport') return rmSync(join(this.root, `gpio${Number(data)}`), { recursive: true, force: true });
+    nodeSysfsIo.writeFile(path, data);
+    if (basename(path) === 'direction' && (data === 'high' || data === 'low')) {
+      nodeSysfsIo.writeFile(join(dirname(path), 'value'), data === 'high' ? '1\n' : '0\n');
+    }
   }
 
   /** Writes to one line's files, in order (`direction`, `value`, …). */

@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { join } from 'node:path';
+import { SILENT } from '../../../base/log.js';
 import { SysfsGpio } from '../../../drivers/gpio/sysfs.js';
 import { Relay } from '../../../drivers/gpio/relay.js';
 import { DigitalInput, openFireAlarmInput } from '../../../drivers/gpio/input.js';
@@ -102,4 +104,74 @@ describe('SysfsGpio on a fake sysfs tree', () => {
     expect(seen).toEqual([true]);
     alarm.close();
   });
+
+  describe('defect 3: the relay is immune to file-descriptor exhaustion', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('defect 3: with every new open failing EMFILE after start, a pulse is still released on time by the relay itself', async () => {
+      fake = new FakeSysfs();
+      const gpio = new SysfsGpio({ root: fake.root, io: fake.io });
+      const relay = await Relay.open(gpio, { line: 17, activeLow: true, maxPulseMs: 1000 });
+      vi.useFakeTimers();
+      // From here the process is out of descriptors, as under 1,100 slow connections with ulimit -n 1024.
+      fake.exhausted = true;
+      expect(() => fake.io.openForWrite(join(fake.root, 'gpio588', 'value'))).toThrow(/EMFILE/);
+      let released = false;
+      void relay.pulse(300).then(() => (released = true));
+      expect(fake.levels(588).at(-1)).toBe(0); // energised through the descriptor opened at start
+      await vi.advanceTimersByTimeAsync(299);
+      expect(released).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(released).toBe(true);
+      expect(fake.levels(588).at(-1)).toBe(1); // de-energised at 300 ms, not when the flood stops
+      expect(relay.stats.releaseFailures).toBe(0);
+      expect(relay.health()).toEqual({ ok: true });
+      expect(fake.refusedOpens).toBeGreaterThan(0);
+      fake.exhausted = false;
+      relay.close();
+    });
+
+    it('defect 3: the fire alarm input is still read while every new open fails with EMFILE', async () => {
+      fake = new FakeSysfs();
+      const gpio = new SysfsGpio({ root: fake.root, io: fake.io });
+      const alarm = await openFireAlarmInput(gpio, { line: 4, debounceMs: 10, pollMs: 2 });
+      const seen: boolean[] = [];
+      alarm.on('change', (a) => seen.push(a));
+      fake.exhausted = true;
+      fake.drive(575, 1); // the contact opens during the flood
+      await waitFor(() => seen.length === 1, 1000, 'alarm seen while out of descriptors');
+      expect(seen).toEqual([true]);
+      expect(fake.refusedOpens).toBe(0); // polling opened nothing
+      fake.exhausted = false;
+      alarm.close();
+    });
+
+    it('defect 3: a release write that fails is retried until it lands, counted, reported and logged at most once a second', async () => {
+      fake = new FakeSysfs();
+      const errors: string[] = [];
+      const logger = { ...SILENT, error: (_o: object, msg?: string) => void errors.push(msg ?? '') };
+      const failing = { ...fake.io, writeAt: (fd: number, data: string) => (broken && data === '1' ? failWith('EIO') : fake.io.writeAt(fd, data)) };
+      let broken = false;
+      const gpio = new SysfsGpio({ root: fake.root, io: failing });
+      const relay = await Relay.open(gpio, { line: 17, activeLow: true, maxPulseMs: 1000, retryMs: 50, logger });
+      vi.useFakeTimers();
+      void relay.pulse(100);
+      broken = true;
+      await vi.advanceTimersByTimeAsync(100 + 50 * 30); // 1.6 s of failing releases
+      expect(fake.levels(588).at(-1)).toBe(0);
+      expect(relay.health().ok).toBe(false);
+      expect(relay.stats.releaseFailures).toBeGreaterThan(20);
+      expect(errors.length).toBeGreaterThanOrEqual(1);
+      expect(errors.length).toBeLessThanOrEqual(2);
+      broken = false;
+      await vi.advanceTimersByTimeAsync(50);
+      expect(fake.levels(588).at(-1)).toBe(1);
+      expect(relay.health()).toEqual({ ok: true });
+      relay.close();
+    });
+  });
 });
+
+function failWith(code: string): never {
+  throw Object.assign(new Error(`${code}: injected`), { code });
+}

@@ -24,9 +24,14 @@ describe('text block parser', () => {
     expect(TEXT_LAYOUT.validTo).toEqual([204, 16]);
   });
 
-  it('a full-length 15-character name is not truncated before masking', () => {
+  it('a full-length 15-character name is shown by the §2 display rule: first character and three *', () => {
     const long = '阿'.repeat(15);
-    expect(parseTextBlock(encodeTextBlock({ ...card, name: long }))).toMatchObject({ maskedName: '阿' + '*'.repeat(14) });
+    expect(parseTextBlock(encodeTextBlock({ ...card, name: long }))).toMatchObject({ maskedName: '阿***' });
+  });
+
+  it('a blank name field gives no name at all, and control characters never reach the display', () => {
+    expect(parseTextBlock(encodeTextBlock({ ...card, name: '' }))).toEqual({ ok: true, idNumber: '11010519491231002X' });
+    expect(parseTextBlock(encodeTextBlock({ ...card, name: '\u202e张三' }))).toMatchObject({ maskedName: '张*' });
   });
 
   it('a lower-case x is upper-cased; form and check digit are the decision core’s job', () => {

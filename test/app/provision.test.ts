@@ -1,0 +1,134 @@
+/**
+ * passgate provision on a fake root (/dev/serial/by-id, sysfs, /etc): identity, key, CSR (openssl),
+ * certificate, devices and udev rules, a validated configuration; run twice it changes nothing; an
+ * existing identity or key is replaced only with --force; --dry-run writes nothing.
+ */
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { discoverDevices, provision, type ProvisionOptions } from '../../app/provision.js';
+import { loadConfig } from '../../device/config.js';
+import { GateStore } from '../../device/store/store.js';
+import { sharedFederation } from '../helpers/gate.js';
+
+let root: string;
+let opts: ProvisionOptions;
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+/** A USB device in the fake sysfs with one tty or hidraw interface, and its /dev/serial/by-id link. */
+function usb(port: string, vendor: string, product: string, node: string, name: string, serial?: string): void {
+  const dev = join(root, 'sys/devices/platform/usb1', port);
+  mkdirSync(join(dev, `${port}:1.0`), { recursive: true });
+  writeFileSync(join(dev, 'idVendor'), `${vendor}\n`);
+  writeFileSync(join(dev, 'idProduct'), `${product}\n`);
+  writeFileSync(join(dev, 'product'), `${name}\n`);
+  if (serial) writeFileSync(join(dev, 'serial'), `${serial}\n`);
+  const cls = node.startsWith('hidraw') ? 'hidraw' : 'tty';
+  mkdirSync(join(root, 'sys/class', cls, node), { recursive: true });
+  symlinkSync(join(dev, `${port}:1.0`), join(root, 'sys/class', cls, node, 'device'));
+  if (cls === 'tty') {
+    mkdirSync(join(root, 'dev/serial/by-id'), { recursive: true });
+    writeFileSync(join(root, 'dev', node), '');
+    symlinkSync(`../../${node}`, join(root, 'dev/serial/by-id', `usb-${name.replace(/ /g, '_')}${serial ? `_${serial}` : ''}-if00`));
+  }
+}
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'passgate-prov-'));
+  usb('1-1.2', '0c2e', '0b61', 'ttyACM0', 'Honeywell Scanner', 'SN123');
+  usb('1-1.3', '1a86', '7523', 'ttyUSB0', 'USB Serial');
+  usb('1-1.4', '05e0', '1200', 'hidraw0', 'Zebra HID');
+  opts = {
+    site: 'metro-2',
+    gate: 'north-07',
+    roots: [sharedFederation().rootSpki()],
+    configFile: '/etc/passgate/config.json',
+    dataDir: '/var/lib/passgate',
+    brokerUrl: 'mqtts://broker.example:8883',
+    username: 'north-07',
+    password: 's3cret',
+    scanner: '/dev/serial/by-id/usb-Honeywell_Scanner_SN123-if00',
+    idReader: '/dev/serial/by-id/usb-USB_Serial-if00',
+    relayLine: 17,
+    relayActiveLow: true,
+    simulatedGpio: false,
+    force: false,
+    dryRun: false,
+    root,
+    serviceUser: 'passgate',
+  };
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('passgate provision', () => {
+  it('lists serial and HID devices with their USB ids', () => {
+    expect(discoverDevices(root)).toEqual([
+      { kind: 'serial', path: '/dev/serial/by-id/usb-Honeywell_Scanner_SN123-if00', node: 'ttyACM0', vendor: '0c2e', product: '0b61', serial: 'SN123', name: 'Honeywell Scanner' },
+      { kind: 'serial', path: '/dev/serial/by-id/usb-USB_Serial-if00', node: 'ttyUSB0', vendor: '1a86', product: '7523', name: 'USB Serial' },
+      { kind: 'hid', path: '/dev/hidraw0', node: 'hidraw0', vendor: '05e0', product: '1200', name: 'Zebra HID' },
+    ]);
+  });
+
+  it('provisions identity, key, udev rules and a valid configuration; a second run changes nothing', async () => {
+    const first = await provision(opts);
+    expect(first.steps.map((s) => s.outcome)).not.toContain('unchanged');
+    const store = GateStore.open(join(root, 'var/lib/passgate'));
+    expect(store.identity()).toMatchObject({ site: 'metro-2', gate: 'north-07' });
+    store.close();
+    const rules = readFileSync(join(root, 'etc/udev/rules.d/99-passgate-devices.rules'), 'utf8');
+    expect(rules).toContain('SUBSYSTEM=="tty", ATTRS{idVendor}=="0c2e", ATTRS{idProduct}=="0b61", ATTRS{serial}=="SN123", SYMLINK+="qrscanner", GROUP="dialout", MODE="0660"');
+    expect(rules).toContain('ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523", SYMLINK+="idreader"');
+    const config = loadConfig(join(root, 'etc/passgate/config.json'));
+    expect(config.scanners).toEqual([{ type: 'serial', path: '/dev/qrscanner', baud: 115200, aimQrOnly: false }]);
+    expect(config.idReader).toMatchObject({ type: 'serial', path: '/dev/idreader' });
+    expect(config.mqtt).toMatchObject({ url: 'mqtts://broker.example:8883', username: 'north-07', passwordFile: '/etc/passgate/mqtt-password' });
+    expect(readFileSync(join(root, 'etc/passgate/mqtt-password'), 'utf8')).toBe('s3cret\n');
+    expect(readFileSync(join(root, 'etc/passgate/gate.key'), 'utf8')).toMatch(/BEGIN PRIVATE KEY/);
+    expect(first.next.join('\n')).toMatch(/passgate doctor/);
+
+    const key = readFileSync(join(root, 'etc/passgate/gate.key'), 'utf8');
+    const second = await provision(opts);
+    expect(second.steps.every((s) => s.outcome === 'unchanged'), JSON.stringify(second.steps)).toBe(true);
+    expect(readFileSync(join(root, 'etc/passgate/gate.key'), 'utf8')).toBe(key);
+  });
+
+  it('never replaces an existing gate identity or key without --force', async () => {
+    await provision(opts);
+    const key = readFileSync(join(root, 'etc/passgate/gate.key'), 'utf8');
+    await expect(provision({ ...opts, gate: 'south-01' })).rejects.toThrow(/already holds gate metro-2\/north-07.*--force/);
+    const replaced = await provision({ ...opts, gate: 'south-01', force: true });
+    expect(replaced.steps.filter((s) => s.outcome === 'replaced').length).toBeGreaterThanOrEqual(2);
+    expect(readFileSync(join(root, 'etc/passgate/gate.key'), 'utf8')).not.toBe(key);
+    expect(readdirSync(join(root, 'var/lib/passgate')).some((f) => f.startsWith('passgate.db.replaced-'))).toBe(true);
+  });
+
+  it('--dry-run writes nothing', async () => {
+    const r = await provision({ ...opts, dryRun: true });
+    expect(r.steps.every((s) => s.outcome.startsWith('would'))).toBe(true);
+    expect(existsSync(join(root, 'var'))).toBe(false);
+    expect(existsSync(join(root, 'etc'))).toBe(false);
+  });
+
+  it('validates the configuration before writing it', async () => {
+    await expect(provision({ ...opts, brokerUrl: 'http://not-mqtt' })).rejects.toThrow(/mqtt\/url/);
+    expect(existsSync(join(root, 'etc/passgate/config.json'))).toBe(false);
+  });
+
+  it.skipIf(!hasOpenssl)('writes a CSR for the device key, then installs only a certificate issued for that key', async () => {
+    const csr = join(root, 'gate.csr');
+    await provision({ ...opts, csrOut: csr });
+    const text = execFileSync('openssl', ['req', '-in', csr, '-noout', '-subject', '-verify'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(text).toMatch(/CN\s*=\s*metro-2\.north-07/);
+    // the backend signs it (here: a throw-away CA)
+    const ca = join(root, 'ca');
+    mkdirSync(ca);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(ca, 'ca.key'), '-out', join(ca, 'ca.crt'), '-subj', '/CN=test CA', '-days', '2'], { stdio: 'ignore' });
+    execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', join(ca, 'ca.crt'), '-CAkey', join(ca, 'ca.key'), '-CAcreateserial', '-out', join(ca, 'gate.crt'), '-days', '2'], { stdio: 'ignore' });
+    await expect(provision({ ...opts, cert: join(ca, 'ca.crt') })).rejects.toThrow(/not issued for this gate's key/);
+    const r = await provision({ ...opts, cert: join(ca, 'gate.crt') });
+    expect(r.steps.find((s) => s.what.includes('gate.crt'))!.outcome).toBe('created');
+    expect(loadConfig(join(root, 'etc/passgate/config.json')).mqtt!.tls).toEqual({ cert: '/etc/passgate/gate.crt', key: '/etc/passgate/gate.key' });
+  });
+});
