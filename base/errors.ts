@@ -91,6 +91,8 @@ export class PassgateError extends Error {
   override readonly name = 'PassgateError';
   /** The code's number (see the table above); 1 for a code this build does not know. */
   readonly number: number;
+  /** The message without the code suffix, for printers that show the code themselves. */
+  readonly detail: string;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -99,6 +101,7 @@ export class PassgateError extends Error {
     const number = (ERROR_NUMBERS as Record<string, number>)[code] ?? ERROR_NUMBERS.INTERNAL;
     super(`${message} (${code} PG${String(number).padStart(3, '0')})`);
     this.number = number;
+    this.detail = message;
   }
 
   get area(): ErrorArea {

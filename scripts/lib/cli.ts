@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, type Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { isPassgateError } from '../../base/errors.js';
 
 /** Exit codes (sysexits.h where one fits). */
 export const EXIT = {
@@ -123,7 +124,7 @@ export async function runCli(
     }
     const coded = e as { code?: unknown; message?: string; stack?: string };
     if (e instanceof Error && typeof coded.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(coded.code)) {
-      let message = e.message.endsWith(` (${coded.code})`) ? e.message.slice(0, -coded.code.length - 3) : e.message;
+      let message = isPassgateError(e) ? e.detail : e.message;
       if (message.startsWith(`${coded.code}: `)) message = message.slice(coded.code.length + 2); // Node's system errors
       if (coded.code === 'ENOENT') {
         process.stderr.write(`${name}: ${coded.code}: ${message}\n`);

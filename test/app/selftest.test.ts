@@ -76,9 +76,9 @@ describe.skipIf(!hasSocat)('passgate selftest', { timeout: 30_000 }, () => {
     ]);
     expect(exitStatus(rs)).toBe(0);
     // active-low relay: released (1), pulsed once (0), then released (1) for good (close re-asserts it)
-    const writes = memory.writes(17);
-    expect(writes.slice(0, 3)).toEqual([1, 0, 1]);
-    expect(writes.slice(2).every((l) => l === 1)).toBe(true);
+    // (the relay may re-assert a level it holds: count level changes, not writes)
+    const levels = memory.writes(17).filter((l, i, all) => i === 0 || l !== all[i - 1]);
+    expect(levels).toEqual([1, 0, 1]);
     expect(questions[0]).toMatch(/click/);
     expect(said.join('\n')).not.toContain('SECRET');
   });
