@@ -25,7 +25,7 @@ import { EventBus } from '../device/bus.js';
 import { EventRecorder } from '../device/events.js';
 import { loadPolicy } from '../device/documents.js';
 import { NO_LOOKUP, Verifier, type LookupPort } from '../device/verifier.js';
-import { GateService, type DigitalInputPort, type GateServiceOptions, type HealthReport, type LinkPort, type ScanSource } from '../device/service.js';
+import { GateService, type DigitalInputPort, type GateServiceOptions, type GuardConsoleSettings, type HealthReport, type LinkPort, type ScanSource } from '../device/service.js';
 import { GateController, type IndicatorPort, type RelayPort, type TimerPort } from '../device/gate/controller.js';
 import { indicatorPort, inputPort } from '../device/gate/gpio.js';
 import { HARD_MAX_PULSE_MS } from '../device/gate/machine.js';
@@ -72,7 +72,7 @@ export interface ComposeOverrides {
   /** Link tuning for tests and benches (sync, status, look-up, outbox options, a command runner). */
   link?: Pick<GateLinkOptions, 'sync' | 'status' | 'lookup' | 'outbox' | 'softwareVersion' | 'runCommand'>;
   /** Where the guard console listens (`port: 0`: any free port); null: none. Default: the config's. */
-  guardConsole?: { host: string; port: number } | null;
+  guardConsole?: GuardConsoleSettings | null;
   /** The verifier's online look-up when there is no link (tests); with a link, the link's. */
   lookup?: LookupPort;
   /** Wraps the verifier as the service sees it (the demo watches verdicts go by). */
@@ -152,7 +152,7 @@ export async function compose(config: Config, o: ComposeOverrides = {}): Promise
       if (kinds.includes('trust') || kinds.includes('policy')) verifier.reload();
     });
     const inputs = o.inputs ?? (await buildInputs(config, log, o.serialBinding));
-    const guardConsole = o.guardConsole !== undefined ? o.guardConsole : config.guardConsole.enabled ? { host: config.guardConsole.host, port: config.guardConsole.port } : null;
+    const guardConsole = o.guardConsole !== undefined ? o.guardConsole : config.guardConsole.enabled ? guardConsoleSettings(config) : null;
     const service = new GateService({
       store,
       clock,
@@ -165,6 +165,7 @@ export async function compose(config: Config, o: ComposeOverrides = {}): Promise
       link: link ? linkPort(link) : undefined,
       log,
       bus,
+      recorder,
       now,
       ...(guardConsole ? { guardConsole } : {}),
     });
@@ -217,6 +218,36 @@ export function openStore(config: Pick<Config, 'dataDir' | 'durability'>): GateS
     throw notInitialised();
   }
   return store;
+}
+
+// --- guard console -----------------------------------------------------------------------------------
+
+/** The console's settings, with the TLS files and the kiosk token read (a file that cannot be read refuses the start). */
+export function guardConsoleSettings(config: Config): GuardConsoleSettings {
+  const c = config.guardConsole;
+  const read = (what: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new StartRefused(`guardConsole: cannot read the ${what} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  let kiosk: GuardConsoleSettings['kiosk'] = null;
+  if (c.kiosk) {
+    const token = read('kiosk token file', c.kiosk.tokenFile).toString('utf8').split(/\r?\n/)[0]!.trim();
+    if (!/^[A-Za-z0-9_-]{32,128}$/.test(token)) throw new StartRefused(`guardConsole: the kiosk token in ${c.kiosk.tokenFile} must be 32–128 of A-Z a-z 0-9 _ -`);
+    kiosk = { guard: c.kiosk.guard, token };
+  }
+  return {
+    host: c.host,
+    port: c.port,
+    allowedHosts: c.allowedHosts,
+    ...(c.tls ? { tls: { cert: read('TLS certificate', c.tls.cert), key: read('TLS key', c.tls.key) } } : {}),
+    idleMinutes: c.idleMinutes,
+    maxConnections: c.maxConnections,
+    kiosk,
+    dataDir: config.dataDir,
+  };
 }
 
 // --- drivers -----------------------------------------------------------------------------------------

@@ -13,8 +13,11 @@ import type { IndicatorPattern, PhaseName } from './gate/machine.js';
 export type DocumentKind = 'trust' | 'policy' | 'tokens' | 'holders';
 
 export interface BusEvents {
-  /** An event was committed to the outbox under `seq` (the uplink publishes it at once). */
-  eventRecorded: { seq: number; event: GateEvent };
+  /**
+   * An event was committed to the outbox under `seq` (the uplink publishes it at once). A decision's
+   * `displayName` (§2-masked) rides along for the guard's screen only: it is never recorded.
+   */
+  eventRecorded: { seq: number; event: GateEvent; displayName?: string | null };
   /** The gate state machine moved (phase, holds, alarm, relay): console and R/status follow it. */
   gateChanged: { phase: PhaseName; relay: 'active' | 'inactive'; holds: number; alarm: boolean; queued: number; indicator: IndicatorPattern };
   /** Signed documents or lists were applied: the verifier reloads, status is republished. */
@@ -29,8 +32,8 @@ export interface BusEvents {
   linkChanged: { connected: boolean; reason?: string };
   /** A signed message from the backend was refused (`command` for R/cmd, else `envelope`). */
   messageRefused: { kind: 'envelope' | 'command'; reason: string };
-  /** A guard signed in to the console, or failed to. */
-  guardSignIn: { ok: boolean };
+  /** A guard signed in to the console, or failed to (`kiosk`: the gate's own screen). */
+  guardSignIn: { ok: boolean; guard?: string; kiosk?: boolean };
 }
 
 export type BusEvent = keyof BusEvents;

@@ -279,11 +279,38 @@ export const CONFIG_SCHEMA: Schema = {
       { default: {} },
     ),
     guardConsole: obj(
-      "The guard's console (HTTP): held passes with approve/deny.",
+      "The guard's console (HTTP, or HTTPS with `tls`): held passes, live decisions, gate status, manual open, for guards signed in with `passgate guard add` accounts.",
       {
         enabled: bool(true, 'Serve the console.'),
-        host: str('Listen address. Loopback by default: the console has no login, anyone who reaches it can open the gate.', { minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9.:_-]+$' }, '127.0.0.1'),
+        host: str('Listen address. Loopback by default (the Pi\'s own screen); to reach it over a network, listen on its address, list the names it is reached by in `allowedHosts`, and set `tls`.', { minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9.:_-]+$' }, '127.0.0.1'),
         port: int(1, 65_535, 8088, '', 'Listen port.'),
+        allowedHosts: {
+          type: 'array',
+          maxItems: 16,
+          uniqueItems: true,
+          items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$' },
+          default: [],
+          description:
+            'Names (or addresses) the console answers to in the `Host` header, besides the listen address, `localhost`, `127.0.0.1` and `::1`; any other `Host` is refused before anything else (DNS rebinding). Range 0–16 items; default [].',
+        },
+        tls: obj(
+          'Serve HTTPS: the session cookie is then `Secure`. Optional.',
+          {
+            cert: path('Certificate chain (PEM).'),
+            key: path('Private key (PEM), readable by the passgate user only.'),
+          },
+          ['cert', 'key'],
+        ),
+        idleMinutes: int(1, 720, 15, 'min', 'A guard not using the console this long is signed out (the kiosk session excepted).'),
+        maxConnections: int(8, 1024, 128, '', 'Open connections at most; when full, the oldest connection without a signed-in guard is dropped for a new one.'),
+        kiosk: obj(
+          "The gate's own touchscreen signs in as `guard` by opening `http://127.0.0.1:<port>/kiosk/<token>` from loopback (systemd/passgate-kiosk.service). Optional.",
+          {
+            guard: str('The guard account the kiosk signs in as (`passgate guard add`).', { minLength: 1, maxLength: 32, pattern: '^[a-z0-9][a-z0-9._-]{0,31}$' }),
+            tokenFile: path('File whose first line is the kiosk token (at least 32 characters; `systemd/install.sh` makes one).'),
+          },
+          ['guard', 'tokenFile'],
+        ),
       },
       [],
       { default: {} },

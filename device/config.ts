@@ -68,7 +68,16 @@ export interface Config {
   camera?: CameraConfig;
   gpio: GpioConfig;
   gate: GateConfig;
-  guardConsole: { enabled: boolean; host: string; port: number };
+  guardConsole: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    allowedHosts: string[];
+    tls?: { cert: string; key: string };
+    idleMinutes: number;
+    maxConnections: number;
+    kiosk?: { guard: string; tokenFile: string };
+  };
   mqtt?: MqttConfig;
   outbox: { maxEvents: number };
   metrics: { enabled: boolean; host: string; port: number };

@@ -61,18 +61,24 @@ export type PassageEvent = EventBase & {
   why?: string;
 };
 
-/** A guard's decision on a held (`staff`) pass; `ref` is the seq of the held decision. */
+/**
+ * A guard's decision on a held (`staff`) pass; `ref` is the seq of the held decision. `actor` is the
+ * signed-in guard (`guard:<account>`), `note` the guard's reason. A manual open from the console:
+ * `manual`, no `ref`, no input.
+ */
 export type OverrideEvent = EventBase & {
   type: 'override';
   ref: number | null;
   result: 'open' | 'deny';
   reason: 'GUARD_APPROVED' | 'GUARD_DENIED';
   actor: string;
-  input: InputKind;
+  input: InputKind | null;
   format: Format | null;
   issuer: string | null;
   handle: string | null;
   heldMs: number;
+  note?: string;
+  manual?: true;
 };
 
 /**
@@ -141,18 +147,19 @@ export class EventRecorder {
     private readonly store: Pick<GateStore, 'recordEvent'>,
     private readonly clock: Clock,
     /** The gate's bus (device/bus.ts; typed here by what is told, so the two files need not import each other). */
-    private readonly bus?: { emit(event: 'eventRecorded', payload: { seq: number; event: GateEvent }): void },
+    private readonly bus?: { emit(event: 'eventRecorded', payload: { seq: number; event: GateEvent; displayName?: string | null }): void },
   ) {}
 
   /**
    * Commits `body` (with `opened`, the handle an `open` decision lets through, for anti-passback in
    * the same transaction) and returns its seq; throws when the commit fails. `eventRecorded` is
-   * emitted after the commit: whoever hears it finds the row in the outbox.
+   * emitted after the commit: whoever hears it finds the row in the outbox. `displayName` (already
+   * masked) rides along on the bus for the guard's screen only: it is never recorded.
    */
-  record(body: EventBody | { type: EventType; [field: string]: unknown }, opened: string | null = null): number {
+  record(body: EventBody | { type: EventType; [field: string]: unknown }, opened: string | null = null, displayName?: string | null): number {
     const event = { ...baseEvent(body.type, this.clock), ...body } as GateEvent;
     const seq = this.store.recordEvent(event, event.tsMs, opened);
-    this.bus?.emit('eventRecorded', { seq, event });
+    this.bus?.emit('eventRecorded', displayName ? { seq, event, displayName } : { seq, event });
     return seq;
   }
 }

@@ -16,12 +16,13 @@
 import { moduleLogger, type Logger } from '../base/log.js';
 import type { GateStore } from './store/store.js';
 import type { EventBus } from './bus.js';
+import { EventRecorder } from './events.js';
 import type { Clock } from './core/ports.js';
 import type { Presented } from './core/types.js';
 import type { Verifier } from './verifier.js';
 import { gateStatus } from './status.js';
 import type { GateController, RelayPort } from './gate/controller.js';
-import { startGuardConsole, type GuardConsole } from './gate/guard-console.js';
+import { startGuardConsole, type ConsoleGate, type ConsoleStatus, type GuardConsole } from './gate/guard-console.js';
 import type { Outcome } from './gate/machine.js';
 
 /** How a part reports health: the drivers' DriverHealth (`state`) or a plain `{ ok }`. */
@@ -71,14 +72,29 @@ export interface GateServiceOptions {
   /** The root logger: the service makes its own children (`mod`: service, guard). */
   log: ServiceLogger;
   /** Absent: no console. */
-  guardConsole?: { host: string; port: number };
+  guardConsole?: GuardConsoleSettings;
+  /** Records what the service itself records (a guard's manual open); default: one on store, clock and bus. */
+  recorder?: Pick<EventRecorder, 'record'>;
   /** Where `healthChanged` (checked every `healthCheckMs`, default 500 ms, while running) and `relayPulsed` are told. */
-  bus?: Pick<EventBus, 'emit'>;
+  bus?: EventBus;
   healthCheckMs?: number;
   /** Monotonic ms; default clock.monoMs(). */
   now?: () => number;
   /** A non-critical part unhealthy longer than this stops the watchdog (systemd then restarts us). Default 60 s. */
   watchdogGraceMs?: number;
+}
+
+/** The console as the service starts it (compose reads the files: TLS and kiosk token arrive as contents). */
+export interface GuardConsoleSettings {
+  host: string;
+  port: number;
+  allowedHosts?: string[];
+  tls?: { cert: Buffer | string; key: Buffer | string };
+  idleMinutes?: number;
+  maxConnections?: number;
+  kiosk?: { guard: string; token: string } | null;
+  /** Named in the "create a guard account" hint. */
+  dataDir?: string;
 }
 
 export interface PartHealth {
@@ -99,6 +115,8 @@ export class GateService {
   private readonly unhealthySince = new Map<string, number>();
   private readonly now: () => number;
   private inFlight = 0;
+  private readonly recorder: Pick<EventRecorder, 'record'>;
+  private issuerNames: { version: number; names: Record<string, string>; expiresAtMs: number | null } | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private told = new Map<string, string>();
 
@@ -106,6 +124,7 @@ export class GateService {
     this.log = child(o.log, 'service');
     this.now = o.now ?? (() => o.clock.monoMs());
     this.gate = o.gate;
+    this.recorder = o.recorder ?? new EventRecorder(o.store, o.clock, o.bus);
   }
 
   /** Boots the gate (alarm state first), subscribes to inputs, starts drivers, console and link. */
@@ -157,10 +176,24 @@ export class GateService {
     );
 
     if (this.o.guardConsole) {
-      const { host, port } = this.o.guardConsole;
-      if (!isLoopback(host)) this.log.warn({ host, port }, 'guard console listens beyond loopback: anyone who reaches it can open the gate');
+      const c = this.o.guardConsole;
+      const { host, port } = c;
+      if (!isLoopback(host) && !c.tls) this.log.warn({ host, port }, 'guard console listens beyond loopback without TLS: passwords and sessions cross the network in clear');
       try {
-        this.console = await startGuardConsole({ host, port, gate: this.gate, log: child(this.o.log, 'guard') });
+        this.console = await startGuardConsole({
+          host,
+          port,
+          gate: this.consoleGate(),
+          accounts: this.o.store,
+          dataDir: c.dataDir ?? '/var/lib/passgate',
+          ...(c.allowedHosts ? { allowedHosts: c.allowedHosts } : {}),
+          ...(c.tls ? { tls: c.tls } : {}),
+          ...(c.idleMinutes ? { idleMinutes: c.idleMinutes } : {}),
+          ...(c.maxConnections ? { maxConnections: c.maxConnections } : {}),
+          kiosk: c.kiosk ?? null,
+          ...(this.o.bus ? { bus: this.o.bus } : {}),
+          log: child(this.o.log, 'guard'),
+        });
       } catch (err) {
         this.log.error({ err, host, port }, 'guard console could not start');
       }
@@ -221,8 +254,79 @@ export class GateService {
   }
 
   /** Where the guard console listens (null when it does not). */
-  guardConsoleAddress(): { host: string; port: number } | null {
-    return this.console ? { host: this.console.host, port: this.console.port } : null;
+  guardConsoleAddress(): { host: string; port: number; url: string } | null {
+    return this.console ? { host: this.console.host, port: this.console.port, url: this.console.url } : null;
+  }
+
+  /** The console's connection counters (bench, metrics); null without a console. */
+  guardConsoleStats() {
+    return this.console?.stats() ?? null;
+  }
+
+  /**
+   * A guard opens the gate by hand: the `override` event (with the guard and the reason) is
+   * committed first; only then is the gate asked to pulse. Refused before recording when the gate
+   * cannot open now.
+   */
+  manualOpen(actor: string, note: string) {
+    const phase = this.gate.snapshot().phase;
+    if (!this.running || phase === 'start' || phase === 'stopped') return { ok: false as const, error: 'NOT_RUNNING' as const };
+    if (phase !== 'idle' && phase !== 'alarm' && this.gate.settings.busy !== 'queue') return { ok: false as const, error: 'BUSY' as const };
+    let seq: number;
+    try {
+      seq = this.recorder.record({ type: 'override', ref: null, result: 'open', reason: 'GUARD_APPROVED', actor, input: null, format: null, issuer: null, handle: null, heldMs: 0, note, manual: true });
+    } catch (err) {
+      this.log.error({ err }, 'could not record a manual open: the gate stays shut');
+      return { ok: false as const, error: 'NOT_RECORDED' as const };
+    }
+    const outcome = this.gate.command(seq, this.o.verifier.currentPolicy().pulseMs);
+    if (outcome.kind === 'refused') return { ok: false as const, error: outcome.why };
+    return { ok: true as const, outcome, seq };
+  }
+
+  private consoleGate(): ConsoleGate {
+    return {
+      holds: () => this.gate.holds(),
+      decide: (id, decision, actor, note) => this.gate.decide(id, decision, actor, note),
+      manualOpen: (actor, note) => this.manualOpen(actor, note),
+      status: () => this.consoleStatus(),
+    };
+  }
+
+  /** The console's status view, from cheap reads only (no count(*) over the lists). */
+  consoleStatus(): ConsoleStatus {
+    const store = this.o.store;
+    const trustVersion = store.documentVersion('trust');
+    if (trustVersion !== null && this.issuerNames?.version !== trustVersion) {
+      const b = store.document('trust')?.payload as { expiresAt?: number; issuers?: { id: string; name: string }[] } | undefined;
+      this.issuerNames = {
+        version: trustVersion,
+        names: Object.fromEntries((b?.issuers ?? []).map((i) => [i.id, i.name])),
+        expiresAtMs: typeof b?.expiresAt === 'number' ? b.expiresAt * 1000 : null,
+      };
+    }
+    const trust = trustVersion === null ? null : store.document('trust');
+    const policyDoc = store.document('policy');
+    const policy = this.o.verifier.currentPolicy();
+    const bounds = store.outboxBounds();
+    const identity = store.identity();
+    const snap = this.gate.snapshot();
+    const h = this.health();
+    const link = h.parts.link;
+    return {
+      site: identity?.site ?? null,
+      gate: identity?.gate ?? null,
+      nowMs: this.o.clock.nowMs(),
+      clockTrusted: this.o.clock.trusted(),
+      trust: trust ? { version: trust.version, updatedAtMs: trust.updatedAtMs, expiresAtMs: this.issuerNames?.expiresAtMs ?? null, issuers: this.issuerNames?.names ?? {} } : null,
+      policy: { version: policyDoc?.version ?? 0, updatedAtMs: policyDoc?.updatedAtMs ?? null, listMaxAgeSeconds: policy.listMaxAgeSeconds },
+      lists: { tokens: store.meta('tokens'), holders: store.meta('holders') },
+      outbox: { depth: bounds.firstSeq === null ? 0 : bounds.lastSeq - bounds.firstSeq + 1, oldestTsMs: bounds.oldestTsMs },
+      broker: link === undefined ? null : link.detail === 'connected' ? 'connected' : 'offline',
+      relay: snap.relay,
+      alarm: snap.alarm,
+      parts: Object.entries(h.parts).map(([name, p]) => ({ name, ok: p.ok, ...(p.detail ? { detail: p.detail } : {}) })),
+    };
   }
 
   /** Health of every part; `watchdogOk` is what main's sd_notify WATCHDOG=1 depends on. */

@@ -85,7 +85,7 @@ export class Verifier {
     if (options.dryRun) return { decision, seq: null, latencyUs };
     try {
       const opened = decision.result === 'open' ? decision.handle : null;
-      const seq = this.recorder.record(decisionBody(decision, this.versions(), latencyUs), opened);
+      const seq = this.recorder.record(decisionBody(decision, this.versions(), latencyUs), opened, decision.displayName);
       return { decision, seq, latencyUs };
     } catch (e) {
       // Not recorded means not opened: an open that leaves no trace is worse than a held commuter.

@@ -12,6 +12,8 @@ import { createInterface } from 'node:readline';
 import { DB_FILE, GateStore, type StoreOptions } from '../device/store/store.js';
 import { checkStoreIntegrity, describeStoreError, repairStore } from '../device/store/integrity.js';
 import { DAMAGE_MARKER } from '../device/store/startup.js';
+import { checkGuardName, checkPassword, hashPassword } from '../device/gate/guard-accounts.js';
+import { readPassword } from './lib/password-input.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { takeCommand } from '../device/command-intake.js';
 import { EventRecorder } from '../device/events.js';
@@ -178,6 +180,47 @@ program
       }
     }
     if (missed > 0) process.exitCode = 1;
+  });
+
+// --- guard accounts (the console's sign-in) -----------------------------------------------------------
+
+const guard = program.command('guard').description("the guard console's accounts, kept in the data directory");
+
+guard
+  .command('add')
+  .description('add a guard (or set a new password); the password is read from stdin, or prompted without echo on a terminal')
+  .addOption(dataDir())
+  .argument('<name>', 'account name: 1–32 of a-z 0-9 . _ -')
+  .action(async (name: string, o: { dataDir: string }) => {
+    const bad = checkGuardName(name);
+    if (bad) fail('BAD_CONFIG', bad);
+    const password = await readPassword();
+    const weak = checkPassword(password);
+    if (weak) fail('BAD_CONFIG', weak);
+    const hash = await hashPassword(password);
+    const added = withStore(o.dataDir, { create: false }, (store) => store.saveGuard(name, hash, Date.now()));
+    console.log(added ? `guard ${name} added` : `guard ${name}: password changed`);
+  });
+
+guard
+  .command('remove')
+  .description('remove a guard (signed-in sessions end at the next request)')
+  .addOption(dataDir())
+  .argument('<name>')
+  .action((name: string, o: { dataDir: string }) => {
+    const removed = withStore(o.dataDir, { create: false }, (store) => store.removeGuard(name));
+    if (!removed) throw new CliError('NO_SUCH_GUARD', `no guard named ${name}`, EXIT.REFUSED);
+    console.log(`guard ${name} removed`);
+  });
+
+guard
+  .command('list')
+  .description('the guard accounts, one per line (name and when it was added)')
+  .addOption(dataDir())
+  .action((o: { dataDir: string }) => {
+    const guards = withStore(o.dataDir, { create: false }, (store) => store.guards());
+    if (guards.length === 0) console.error('no guard account: the console allows nothing until `passgate guard add` creates one');
+    for (const g of guards) console.log(`${g.name}\t${new Date(g.createdAtMs).toISOString()}`);
   });
 
 program

@@ -423,6 +423,8 @@ export const EVENT_FIELDS = {
     issuer: true,
     handle: true,
     heldMs: true,
+    note: true,
+    manual: true,
   }),
   command: fields<Variant<'command'> & { seq: number }>({ ...base, cmd: true, actor: true, jti: true, ok: true, error: true }),
   alarm: fields<Variant<'alarm'> & { seq: number }>({ ...base, active: true, failMode: true, relay: true }),

@@ -87,7 +87,7 @@ export type GuardResult = { ok: true; outcome: Outcome; seq: number | null } | {
 /** What the guard console needs from the gate. */
 export interface GuardPort {
   holds(): HoldView[];
-  decide(holdId: string, decision: 'approve' | 'deny', actor: string): GuardResult;
+  decide(holdId: string, decision: 'approve' | 'deny', actor: string, note?: string): GuardResult;
 }
 
 const noop = () => {};
@@ -145,8 +145,8 @@ export class GateController implements GuardPort {
     this.dispatch({ type: 'stop' });
   }
 
-  decide(holdId: string, decision: 'approve' | 'deny', actor: string): GuardResult {
-    const r = this.dispatch({ type: 'guard', holdId, decision, actor });
+  decide(holdId: string, decision: 'approve' | 'deny', actor: string, note?: string): GuardResult {
+    const r = this.dispatch({ type: 'guard', holdId, decision, actor, ...(note ? { note } : {}) });
     if (r.outcome.kind === 'refused') return { ok: false, error: r.outcome.why };
     return { ok: true, outcome: r.outcome, seq: r.seq };
   }

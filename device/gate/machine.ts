@@ -175,7 +175,8 @@ export type GateInput =
   | { type: 'boot' }
   /** `holdId` names the hold a `staff` result creates (the driver makes it unguessable). */
   | { type: 'decision'; decision: DecisionSummary; holdId: string }
-  | { type: 'guard'; holdId: string; decision: 'approve' | 'deny'; actor: string }
+  /** `note`: the guard's reason (pick list and free text), recorded with the override. */
+  | { type: 'guard'; holdId: string; decision: 'approve' | 'deny'; actor: string; note?: string }
   /** A verified `open` command whose event `seq` is already committed. */
   | { type: 'command'; cmd: 'open'; seq: number; pulseMs: number }
   | { type: 'passage' }
@@ -336,7 +337,7 @@ function handle(b: Builder, input: GateInput): Outcome {
     case 'command':
       return grant(b, { via: 'command', ref: input.seq, pulseMs: input.pulseMs });
     case 'guard':
-      return onGuard(b, input.holdId, input.decision, input.actor);
+      return onGuard(b, input.holdId, input.decision, input.actor, input.note);
     case 'passage':
       return onPassage(b);
     case 'alarm':
@@ -415,7 +416,7 @@ function grant(b: Builder, pass: Pass): Outcome {
   }
 }
 
-function onGuard(b: Builder, holdId: string, decision: 'approve' | 'deny', actor: string): Outcome {
+function onGuard(b: Builder, holdId: string, decision: 'approve' | 'deny', actor: string, note: string | undefined): Outcome {
   const hold = b.s.holds.find((h) => h.id === holdId && h.expiresAt > b.now);
   if (!hold) return { kind: 'refused', why: 'NO_SUCH_HOLD' };
   const { phase } = b.s;
@@ -438,6 +439,7 @@ function onGuard(b: Builder, holdId: string, decision: 'approve' | 'deny', actor
       issuer: hold.info.issuer,
       handle: hold.handle,
       heldMs: b.now - hold.since,
+      ...(note ? { note } : {}),
     },
     true,
   );

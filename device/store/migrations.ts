@@ -40,4 +40,8 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE list_meta SET digest = zeroblob(16) WHERE name = 'tokens' AND NOT EXISTS (SELECT 1 FROM list_tokens);
   UPDATE list_meta SET digest = zeroblob(16) WHERE name = 'holders' AND NOT EXISTS (SELECT 1 FROM list_holders);
   `,
+  // Guard accounts for the console: a name and a slow salted hash (scrypt), never the password.
+  `
+  CREATE TABLE guard_accounts (name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];

@@ -447,6 +447,35 @@ export class GateStore implements ListReader, PassbackReader {
     }).immediate();
   }
 
+  // --- guard accounts (the console's sign-in) ------------------------------------------------------
+
+  /** The stored hash of a guard's password (device/gate/guard-accounts.ts), or undefined. */
+  guardHash(name: string): string | undefined {
+    return this.db.prepare<[string], string>('SELECT hash FROM guard_accounts WHERE name = ?').pluck().get(name);
+  }
+
+  /** Adds a guard or replaces its hash; true when the account is new. */
+  saveGuard(name: string, hash: string, nowMs: number): boolean {
+    return this.db.transaction(() => {
+      const existed = this.guardHash(name) !== undefined;
+      this.db
+        .prepare('INSERT INTO guard_accounts (name, hash, created_at_ms) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET hash = excluded.hash')
+        .run(name, hash, nowMs);
+      return !existed;
+    }).immediate();
+  }
+
+  removeGuard(name: string): boolean {
+    return this.db.prepare('DELETE FROM guard_accounts WHERE name = ?').run(name).changes > 0;
+  }
+
+  guards(): { name: string; createdAtMs: number }[] {
+    return this.db
+      .prepare<[], { name: string; created_at_ms: number }>('SELECT name, created_at_ms FROM guard_accounts ORDER BY name')
+      .all()
+      .map((r) => ({ name: r.name, createdAtMs: r.created_at_ms }));
+  }
+
   // --- sync support (sync/**): session counter, settings, look-up cache, outbox retention ----------
 
   private syncQ?: ReturnType<GateStore['prepareSync']> | undefined;

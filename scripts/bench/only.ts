@@ -6,6 +6,7 @@
 import { benchKidFlood, benchMaxLatency } from './core.js';
 import { benchUplink } from './uplink.js';
 import { startMosquitto } from '../backend/mosquitto.js';
+import { benchConsole } from './console.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   'max-latency': () => benchMaxLatency({ decisions: Number(process.env.BENCH_DECISIONS ?? 10_000) }),
@@ -18,6 +19,7 @@ const sections: Record<string, () => Promise<unknown>> = {
       await broker.dispose();
     }
   },
+  console: () => benchConsole(),
 };
 
 const name = process.argv[2] ?? '';

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { cpus, totalmem, release, platform, arch } from 'node:os';
+import { cpus, loadavg, totalmem, release, platform, arch } from 'node:os';
 import { benchCore, type CoreBench, type MaxLatencyBench } from './core.js';
 import { benchSm2 } from './sm2.js';
 import { benchDrivers } from './drivers.js';
@@ -15,6 +15,7 @@ import { benchGate } from './gate.js';
 import { benchSync } from './sync.js';
 import { benchUplink } from './uplink.js';
 import { startMosquitto } from '../backend/mosquitto.js';
+import { benchConsole } from './console.js';
 import { benchMemory, unitNodeFlags, type MemoryBench } from './memory.js';
 
 /**
@@ -99,6 +100,27 @@ async function syncSection(): Promise<string> {
   }
 }
 
+const CONSOLE_TITLE = 'Guard console under 2,000 hostile connections (loopback)';
+
+async function consoleSection(): Promise<string> {
+  console.error('guard console under attack …');
+  const r = await benchConsole();
+  const line = (name: string, p: typeof r.quiet) =>
+    row([name, p.decisionP50Ms, p.decisionP99Ms, p.decisionMaxMs, `${p.pulseMs.min}–${p.pulseMs.max}`, p.consoleP50Ms, p.consoleP99Ms, p.signInMs, `${p.loopDelayP99Ms} / ${p.loopDelayMaxMs}`, p.gateFds]);
+  return [
+    `A simulated gate (real store with durable commits, verifier, gate machine, simulated scanner and GPIO) and its console; a separate process keeps 2,000 connections to the console open (half slowloris: a request line, then one header byte a second; half idle), reopening whatever is closed. Decision: red code on the scanner → event recorded; pulse: relay active → released for a ${r.policyPulseMs} ms policy pulse; console: a signed-in guard's \`GET /holds\`; sign-in: a fresh connection and a password check (scrypt).`,
+    '',
+    row(['', 'decision p50 ms', 'p99 ms', 'max ms', 'relay pulse ms', 'console p50 ms', 'p99 ms', 'sign-in ms', 'event-loop delay p99 / max ms', "gate's open fds (max)"]),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    line('quiet', r.quiet),
+    line('**2,000 hostile connections**', r.attacked),
+    '',
+    `- hostile connections opened during the run: ${r.attacked.hostileOpened.toLocaleString('en')}; the console held at most ${r.attacked.consoleConnectionsMax} at once (limit 128), evicted ${r.attacked.evicted.toLocaleString('en')} that never signed in, refused ${r.attacked.refused.toLocaleString('en')}`,
+    `- load average when the run ended: ${loadavg().map((l) => l.toFixed(1)).join(', ')} on ${cpus().length} cores (every timer, the relay's included, waits for the event loop: its delay is the figure to compare)`,
+    '- run alone: `npm run bench -- console` (rewrites this section only)',
+  ].join('\n');
+}
+
 function memoryText(m: MemoryBench): string {
   return [
     `The service as systemd runs it (\`node ${unitNodeFlags().join(' ')} dist/app/main.js\`, the unit's flags): a serial scanner on a socat pty, simulated GPIO, the guard console, MQTT connected to mosquitto with no backend, so nothing is ever acknowledged. RSS is the process's VmRSS. Targets: RSS ≤ 100 MB throughout; start to ready ≤ 1.5 s.`,
@@ -137,6 +159,11 @@ async function main(): Promise<void> {
     console.log(memoryText(m));
     replaceSection(MEMORY_TITLE, memoryText(m));
     console.error('BENCHMARKS.md: memory section written');
+    return;
+  }
+  if (process.argv.includes('console')) {
+    replaceSection(CONSOLE_TITLE, await consoleSection());
+    console.error('BENCHMARKS.md: console section written');
     return;
   }
   const parts: string[] = ['# Benchmarks\n', 'Written by `npm run bench`. Figures from one run; the machine matters more than the digits.\n', section('Machine', machine())];
@@ -186,6 +213,7 @@ async function main(): Promise<void> {
     ),
   );
   parts.push(section('Fleet sync (MQTT, mosquitto on loopback)', await syncSection()));
+  parts.push(section(CONSOLE_TITLE, await consoleSection()));
   console.error('memory …');
   parts.push(section(MEMORY_TITLE, memoryText(await benchMemory())));
   writeFileSync('BENCHMARKS.md', parts.join('\n'));

@@ -7,6 +7,8 @@
  *
  * `setUp` returns what the story needs; `Stage.shutdown` stops whatever got started, relay first.
  */
+import { randomBytes } from 'node:crypto';
+import { hashPassword } from '../../device/gate/guard-accounts.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +39,10 @@ export const CARD_MISREAD: CardFields = { name: '李四', idNumber: '11010519491
 export const CARD_ONLINE: CardFields = { name: '陈静', idNumber: '440524188001010014' };
 
 /** What the story plays with. */
+/** The demo guard and a password fresh each run (printed with --serve). */
+export const DEMO_GUARD = 'demo';
+export const DEMO_GUARD_PASSWORD = randomBytes(9).toString('base64url');
+
 export interface Scene {
   fed: Federation;
   /** Epoch seconds at set-up. */
@@ -78,6 +84,7 @@ export class Stage {
     const dataDir = join(this.dir, 'gate');
     const init = GateStore.open(dataDir);
     init.initialise({ site: SITE, gate: GATE, roots: [fed.rootSpki()] });
+    init.saveGuard(DEMO_GUARD, await hashPassword(DEMO_GUARD_PASSWORD), Date.now()); // passgate guard add
     init.close();
     say(`  data dir    ${this.dir} ${dim('(removed at the end)')}`);
     say(`  federation  root ${fed.root.alg} ${fed.root.kid.slice(0, 8)}…; issuers ${[...fed.issuers.values()].map((i) => `${i.id} ${i.name} (${i.key.alg})`).join(', ')}`);
@@ -136,7 +143,7 @@ export class Stage {
     const link = gate.link!;
     const store = gate.store;
     const consoleAt = gate.service.guardConsoleAddress();
-    const consoleUrl = `http://${consoleAt?.host}:${consoleAt?.port}`;
+    const consoleUrl = consoleAt?.url ?? '';
     say(
       `  gate        serial scanner and ID-card reader (GA/T 467 driver ⇄ fake SAM over a virtual serial link); ` +
         `in-memory GPIO: relay ${PIN.relay} (active-low), passage ${PIN.passage}, fire alarm ${PIN.fireAlarm}, LEDs ${PIN.green}/${PIN.red}/${PIN.amber}, buzzer ${PIN.buzzer}`,

@@ -6,6 +6,8 @@
  *
  * Printed: masked names, reasons, handles' effects — never an ID number or the text of a code.
  */
+import { signIn } from '../lib/console-client.js';
+import { DEMO_GUARD, DEMO_GUARD_PASSWORD } from './stage.js';
 import { performance } from 'node:perf_hooks';
 import type { Verdict } from '../../device/verifier.js';
 import type { Result } from '../../device/core/types.js';
@@ -15,7 +17,7 @@ import { bold, dim, ms, say, type Table } from './table.js';
 import type { Pacer } from './watch.js';
 import { CARD_GREEN, CARD_MISREAD, CARD_ONLINE, GATE, PIN, type Scene } from './stage.js';
 
-const GUARD = 'guard:demo';
+const GUARD = `guard:${DEMO_GUARD}`;
 
 export async function tell(scene: Scene, pacer: Pacer, table: Table): Promise<void> {
   const { now, backend, broker, chip, relay, decisions, scanner, reader, consoleUrl, code, revoked } = scene;
@@ -90,14 +92,11 @@ export async function tell(scene: Scene, pacer: Pacer, table: Table): Promise<vo
   });
   {
     const mark = relay.mark();
-    const { holds } = (await (await fetch(`${consoleUrl}/holds`)).json()) as { holds: { id: string; maskedName: string | null; reason: string }[] };
+    const guard = await signIn(consoleUrl, DEMO_GUARD, DEMO_GUARD_PASSWORD);
+    const { holds } = (await (await guard.get('/holds')).json()) as { holds: { id: string; maskedName: string | null; reason: string }[] };
     const hold = holds[0]!;
     const t0 = performance.now();
-    const res = await fetch(`${consoleUrl}/holds/${hold.id}/approve`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ actor: GUARD }),
-    });
+    const res = await guard.post(`/holds/${hold.id}/approve`, { reason: 'ID checked in person' });
     const body = (await res.json()) as { ok: boolean; outcome?: string; seq?: number; error?: string };
     const latency = performance.now() - t0;
     if (!body.ok) throw new Error(`demo: the guard console refused the approval: ${body.error}`);

@@ -49,7 +49,7 @@ describe('good configuration', () => {
       scanners: [],
       gpio: { simulated: false, failMode: 'secure', relay: { line: 17, activeLow: true } },
       gate: { passageTimeoutMs: 5000, maxPulseMs: 1000, busy: 'queue', queueSize: 1, staffHoldTimeoutMs: 60000, maxHolds: 8, passageDebounceMs: 200 },
-      guardConsole: { enabled: true, host: '127.0.0.1', port: 8088 },
+      guardConsole: { enabled: true, host: '127.0.0.1', port: 8088, allowedHosts: [], idleMinutes: 15, maxConnections: 128 },
       outbox: { maxEvents: 1000000 },
       metrics: { enabled: false, host: '127.0.0.1', port: 9464 },
     });

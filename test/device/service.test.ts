@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { GateStore } from '../../device/store/store.js';
+import { hashPassword } from '../../device/gate/guard-accounts.js';
+import { signIn } from '../../scripts/lib/console-client.js';
 import { ingestEnvelope } from '../../device/ingest.js';
 import { FixedClock } from '../../device/clock.js';
 import { Verifier } from '../../device/verifier.js';
@@ -251,26 +253,39 @@ describe('GateService', () => {
     expect(pass!.event).toMatchObject({ type: 'passage', outcome: 'passed', ref: decision!.seq });
   });
 
-  it('yellow code → held → guard approves over HTTP → override committed, then the pulse', async () => {
+  it('yellow code → held → the signed-in guard approves over HTTP → override committed with that guard, then the pulse', async () => {
     const scanner = new FakeScanner();
+    store.saveGuard('wang', await hashPassword('guard-password-1'), T0 * 1000);
     const s = service({ inputs: [scanner], guardConsole: { host: '127.0.0.1', port: 0 } });
     await s.start();
-    const { port } = s.guardConsoleAddress()!;
+    const guard = await signIn(s.guardConsoleAddress()!.url, 'wang', 'guard-password-1');
     scanner.scan({ input: 'qr', text: code(2) });
     await vi.waitFor(() => expect(s.gate.holds()).toHaveLength(1));
     expect(relayLevels).toEqual(['inactive']);
-    const { holds } = (await (await fetch(`http://127.0.0.1:${port}/holds`)).json()) as { holds: { id: string; reason: string }[] };
+    const { holds } = (await (await guard.get('/holds')).json()) as { holds: { id: string; reason: string }[] };
     expect(holds[0]!.reason).toBe('STATUS_YELLOW');
-    const res = await fetch(`http://127.0.0.1:${port}/holds/${holds[0]!.id}/approve`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ actor: 'guard:wang' }),
-    });
+    const res = await guard.post(`/holds/${holds[0]!.id}/approve`, { actor: 'guard:someone-else', reason: 'ID checked in person' });
     expect(res.status).toBe(200);
     const events = store.pendingEvents(0, 10);
     expect(events.map((e) => e.event.type)).toEqual(['decision', 'override']);
-    expect(events[1]!.event).toMatchObject({ reason: 'GUARD_APPROVED', actor: 'guard:wang', ref: events[0]!.seq, result: 'open' });
+    expect(events[1]!.event).toMatchObject({ reason: 'GUARD_APPROVED', actor: 'guard:wang', ref: events[0]!.seq, result: 'open', note: 'ID checked in person' });
     expect(calls.indexOf('record:override:open')).toBeLessThan(calls.indexOf('relay:active'));
+  });
+
+  it('manual open from the console: the override is recorded with the guard before the relay moves', async () => {
+    store.saveGuard('wang', await hashPassword('guard-password-1'), T0 * 1000);
+    const s = service({ guardConsole: { host: '127.0.0.1', port: 0 } });
+    await s.start();
+    const guard = await signIn(s.guardConsoleAddress()!.url, 'wang', 'guard-password-1');
+    const res = await guard.post('/open', { reason: 'Stretcher / emergency', note: 'ward 3' });
+    expect(res.status).toBe(200);
+    const events = store.pendingEvents(0, 10).map((e) => e.event);
+    expect(events).toEqual([expect.objectContaining({ type: 'override', result: 'open', manual: true, actor: 'guard:wang', note: 'Stretcher / emergency: ward 3' })]);
+    expect(calls.indexOf('record:override:open')).toBeLessThan(calls.indexOf('relay:active'));
+    // The console's status view comes from cheap reads of the same store.
+    const st = s.consoleStatus();
+    expect(st).toMatchObject({ site: 'test-site', gate: 'gate-1', outbox: { depth: 1 }, broker: null });
+    expect(st.trust?.version).toBe(1);
   });
 
   it('aggregates driver health; a flapping scanner stops the watchdog only after the grace period', async () => {
