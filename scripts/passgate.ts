@@ -392,7 +392,7 @@ function openStore(dir: string, create: boolean, options: StoreOptions = {}): Ga
 function storeError(e: unknown, dir: string): unknown {
   if (!String((e as { code?: unknown })?.code ?? '').startsWith('SQLITE_')) return e;
   const d = describeStoreError(e, dir);
-  return new CliError(d.code, d.message, EXIT.REFUSED);
+  return new CliError(d.code, d.message, EXIT.REFUSED, e);
 }
 
 function withStore<T>(dir: string, o: { create: boolean }, fn: (s: GateStore) => T): T {

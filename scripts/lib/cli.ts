@@ -57,8 +57,10 @@ export class CliError extends Error {
     readonly code: string,
     message: string,
     readonly exitCode: number = EXIT.REFUSED,
+    /** What went wrong underneath (its stack is printed with --debug). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 
@@ -119,6 +121,7 @@ export async function runCli(
     }
     if (e instanceof CliError) {
       process.stderr.write(`${name}: ${e.code}: ${e.message}\n`);
+      if (debug) process.stderr.write(`${(e.cause as Error | undefined)?.stack ?? e.stack}\n`);
       process.exitCode = e.exitCode;
       return;
     }

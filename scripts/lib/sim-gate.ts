@@ -67,7 +67,7 @@ export async function startSimGate(o: { guard?: { name: string; password: string
     log: SILENT,
     inputs: [scanner],
     gpioChip: chip,
-    guardConsole: { host: '127.0.0.1', port: 0, dataDir: dir, ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) },
+    guardConsole: { host: '127.0.0.1', port: 0, dataDir: '/var/lib/passgate', ...(o.maxConnections ? { maxConnections: o.maxConnections } : {}) },
   });
   const relay = new RelayProbe(chip, RELAY_LINE, true);
   await parts.start();

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { signIn } from '../../scripts/lib/console-client.js';
 import { waitFor } from '../helpers/wait.js';
 
-const DEMO = 'dist/scripts/demo.js';
+const DEMO = 'dist/scripts/demo/main.js';
 
 describe('npm start -- --serve', () => {
   it('prints the console URL and a demo guard password that signs in; SIGINT stops it cleanly', async () => {

@@ -58,7 +58,7 @@ describe('README', () => {
     const [setupBlock, scanBlock] = blocksOf('Run the real service without hardware');
     const lines = setupBlock!.split('\n').filter((l) => l.trim());
     const service = lines.pop()!;
-    expect(service).toMatch(/dist\/device\/main\.js --config systemd\/config\.sim\.example\.json/);
+    expect(service).toMatch(/dist\/app\/main\.js --config systemd\/config\.sim\.example\.json/);
     const script = `${lines.join('\n')}\nexec ${service.replace(/\s+#.*$/, '')}\n`;
     let log = '';
     shell = spawn('bash', ['-c', script], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
