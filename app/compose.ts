@@ -20,7 +20,7 @@ import { createLogger } from '../device/log.js';
 import { DB_FILE, GateStore } from '../device/store/store.js';
 import { clockFromConfig } from '../device/clock-trust.js';
 import type { Clock } from '../device/core/ports.js';
-import { PassgateError } from '../device/core/errors.js';
+import { PassgateError } from '../base/errors.js';
 import { EventBus } from '../device/bus.js';
 import { EventRecorder } from '../device/events.js';
 import { loadPolicy } from '../device/documents.js';

@@ -18,7 +18,7 @@ import { DB_FILE } from '../device/store/store.js';
 import { EXIT_STORE, dataDirProblem, openServiceStore } from '../device/store/startup.js';
 import { describeStoreError } from '../device/store/integrity.js';
 import { SystemClock } from '../device/clock.js';
-import { isPassgateError } from '../device/core/errors.js';
+import { isPassgateError } from '../base/errors.js';
 import { StartRefused, compose, type Gate } from './compose.js';
 import { notify, startWatchdog } from './systemd.js';
 import { linkToBus, startMetrics } from './metrics.js';

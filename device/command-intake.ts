@@ -5,7 +5,7 @@
  * anything acts on it. What each command does: createCommandRunner below. The MQTT side is
  * sync/command-channel.ts.
  */
-import { PassgateError, isPassgateError, type ErrorCode } from './core/errors.js';
+import { PassgateError, isPassgateError, type ErrorCode } from '../base/errors.js';
 import type { Clock } from './core/ports.js';
 import { MODES, type Mode } from './core/mode.js';
 import { commandFields, type Command } from './core/signed-command.js';

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { PassgateError } from './core/errors.js';
+import { PassgateError } from '../base/errors.js';
 import { CONFIG_SCHEMA, type Schema } from './config-schema.js';
 
 export interface OutputLine {

@@ -3,7 +3,7 @@
  * role the `typ` demands, validate, then apply in one transaction. A refusal throws PassgateError
  * and leaves the store as it was.
  */
-import { PassgateError } from './core/errors.js';
+import { PassgateError } from '../base/errors.js';
 import { openEnvelope, parseEnvelope, type EnvelopeType } from './core/envelope.js';
 import { compileTrust, parseTrustBundle, type SkippedKey, type Trust } from './core/trust.js';
 import { parsePolicy } from './core/policy.js';

@@ -13,7 +13,7 @@ import { SystemClock } from '../device/clock.js';
 import { evaluate } from '../device/core/decide.js';
 import { parseEnvelope } from '../device/core/envelope.js';
 import { parseListPayload } from '../device/core/lists.js';
-import { isPassgateError } from '../device/core/errors.js';
+import { isPassgateError } from '../base/errors.js';
 import { Federation } from './lib/federation.js';
 import { issueHp1 } from './lib/issuer.js';
 import { codeArbitrary, decoderProperty, envelopeArbitrary, listPayloadArbitrary } from './lib/fuzz-properties.js';

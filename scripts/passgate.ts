@@ -20,7 +20,7 @@ import { EventRecorder } from '../device/events.js';
 import { Verifier, type Verdict } from '../device/verifier.js';
 import { FixedClock, SystemClock } from '../device/clock.js';
 import { TrustingClock } from '../device/clock-trust.js';
-import { isPassgateError, PassgateError } from '../device/core/errors.js';
+import { isPassgateError, PassgateError } from '../base/errors.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { parseEnvelope } from '../device/core/envelope.js';
 import { checkGateId, checkSiteId } from '../sync/topics.js';

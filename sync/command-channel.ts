@@ -10,7 +10,7 @@ import type { GateTopics } from './topics.js';
 import type { ContractPayloads } from './contract.js';
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
-import { RateLimitedLog, type Logger } from './log.js';
+import { RateLimitedLog, type Logger } from '../base/log.js';
 
 export type { CommandRunner };
 

@@ -13,7 +13,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import { readFileSync } from 'node:fs';
 import type { GateTopics } from './topics.js';
 import { encodePayload, type ContractPayloads, type StatePayload, type UplinkKind } from './contract.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../base/log.js';
 import { Backoff } from '../base/backoff.js';
 import { checkOptionalRange } from '../base/check.js';
 import { PassgateError } from '../base/errors.js';

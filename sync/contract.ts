@@ -9,7 +9,7 @@
  * `SignedPayloads` (the ingest path checks the signature before anything else).
  */
 import { compileSchema } from '../device/core/schema.js';
-import { PassgateError } from '../device/core/errors.js';
+import { PassgateError } from '../base/errors.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
 import type { EnvelopeType } from '../device/core/envelope.js';
 import type { Command, LookupReply } from '../device/core/signed-command.js';

@@ -17,14 +17,14 @@ import type { GateStore } from '../device/store/store.js';
 import type { Clock } from '../device/core/ports.js';
 import type { EnvelopeType } from '../device/core/envelope.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
-import { PassgateError, isPassgateError } from '../device/core/errors.js';
+import { PassgateError, isPassgateError } from '../base/errors.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
 import { parseTopic, type GateTopics } from './topics.js';
 import { parsePayload, type SyncRequest } from './contract.js';
 import { describeSkipped } from '../device/core/trust.js';
 import type { GateConnection, MessageProps } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
-import { RateLimitedLog, type Logger } from './log.js';
+import { RateLimitedLog, type Logger } from '../base/log.js';
 import type { DocumentKind } from '../device/bus.js';
 import { checkRange } from '../base/check.js';
 

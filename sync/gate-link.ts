@@ -31,7 +31,7 @@ import { CommandChannel } from './command-channel.js';
 import { ModeOverrides } from '../device/modes.js';
 import { StatusPublisher, type StatusOptions } from './status-publisher.js';
 import { RefusalCounter } from './refusals.js';
-import { childLogger, SILENT, type Logger } from './log.js';
+import { moduleLogger, SILENT, type Logger } from '../base/log.js';
 import { PassgateError } from '../base/errors.js';
 import { softwareVersion } from './version.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
@@ -118,16 +118,16 @@ export class GateLink {
       nextSession: () => store.nextSession(),
       softwareVersion: this.version,
       nowMs: () => clock.nowMs(),
-      log: childLogger(log, 'sync:mqtt'),
+      log: moduleLogger(log, 'sync:mqtt'),
       handler: {
         connected: (info) => this.onConnected(info),
         disconnected: (reason) => this.onDisconnected(reason),
         message: (topic, payload, props) => this.downlink.message(topic, payload, props),
       },
     });
-    this.outbox = new OutboxPublisher(store, this.connection, this.topics, clock, childLogger(log, 'sync:outbox'), opts.outbox, changed);
-    this.lookup = new MqttLookup(store, clock, this.topics, this.connection, this.refusals, childLogger(log, 'sync:lookup'), opts.lookup);
-    this.commands = new CommandChannel({ store, clock, recorder }, this.topics, this.connection, runCommand, this.refusals, childLogger(log, 'sync:cmd'));
+    this.outbox = new OutboxPublisher(store, this.connection, this.topics, clock, moduleLogger(log, 'sync:outbox'), opts.outbox, changed);
+    this.lookup = new MqttLookup(store, clock, this.topics, this.connection, this.refusals, moduleLogger(log, 'sync:lookup'), opts.lookup);
+    this.commands = new CommandChannel({ store, clock, recorder }, this.topics, this.connection, runCommand, this.refusals, moduleLogger(log, 'sync:cmd'));
     this.downlink = new Downlink(
       store,
       clock,
@@ -142,11 +142,11 @@ export class GateLink {
         lookupAnswer: (text) => this.lookup.answer(text),
         command: (text: string, props: MessageProps) => void this.commands.take(text, props),
       },
-      childLogger(log, 'sync:downlink'),
+      moduleLogger(log, 'sync:downlink'),
       opts.sync,
     );
     this.listen(); // from the start: the gate's boot and first health reports come before start()
-    this.status = new StatusPublisher(() => this.buildStatus(), this.connection, childLogger(log, 'sync:status'), opts.status);
+    this.status = new StatusPublisher(() => this.buildStatus(), this.connection, moduleLogger(log, 'sync:status'), opts.status);
   }
 
   /** Everything recorded goes up at once; whatever R/status shows is republished when it changes. */

@@ -12,12 +12,12 @@ import type { GateStore } from '../device/store/store.js';
 import type { Clock, LookupAnswer } from '../device/core/ports.js';
 import type { LookupPort } from '../device/verifier.js';
 import { ingestEnvelope } from '../device/ingest.js';
-import { isPassgateError } from '../device/core/errors.js';
+import { isPassgateError } from '../base/errors.js';
 import type { GateTopics } from './topics.js';
 import type { LookupCounters, LookupRequest } from './contract.js';
 import type { GateConnection } from './connection.js';
 import type { RefusalCounter } from './refusals.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../base/log.js';
 
 export interface LookupOptions {
   /** How long a cached answer counts as a holders entry (`until` = now + this), default 86400 s. */

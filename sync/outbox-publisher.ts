@@ -19,7 +19,7 @@ import { baseEvent } from '../device/events.js';
 import type { GateTopics } from './topics.js';
 import type { EventsBatch, OutboxCounters, WireEvent } from './contract.js';
 import type { GateConnection } from './connection.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../base/log.js';
 import { checkInteger } from '../base/check.js';
 
 export interface OutboxOptions {

@@ -6,7 +6,7 @@
  */
 import type { StatusPayload } from './contract.js';
 import type { GateConnection } from './connection.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../base/log.js';
 import { checkRange } from '../base/check.js';
 
 export interface StatusOptions {

@@ -5,7 +5,7 @@
  *   R = passgate/v1/{site}/{gate}   (one gate)
  *   S = passgate/v1/{site}          (every gate of a site)
  */
-import { PassgateError } from '../device/core/errors.js';
+import { PassgateError } from '../base/errors.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
 
 export const TOPIC_ROOT = 'passgate/v1';

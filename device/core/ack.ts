@@ -5,7 +5,7 @@
  * that `upTo` is not above the last seq assigned is the store's to check.
  */
 import { compileSchema } from './schema.js';
-import { PassgateError } from './errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 export interface EventsAck {
   /** `<site>/<gate>`. */

@@ -3,7 +3,7 @@
  * handed out only after the signature has verified against a key of the role the `typ` demands.
  */
 import type { Alg } from './types.js';
-import { PassgateError } from './errors.js';
+import { PassgateError } from '../../base/errors.js';
 import { b64uDecode } from './b64u.js';
 import type { TrustedKey } from './trust.js';
 

@@ -33,10 +33,3 @@ export function checkDigit(first17: string): string {
 export function holderHandle(holderKey: Uint8Array, normalisedId: string): string {
   return createHmac('sha256', holderKey).update(normalisedId, 'utf8').digest().subarray(0, 16).toString('hex');
 }
-
-/** Surname and a star per further character, the form a guard's screen may show (`张*`). */
-export function maskName(name: string): string {
-  const chars = [...name.trim()];
-  if (chars.length === 0) return '';
-  return chars[0] + '*'.repeat(Math.max(1, chars.length - 1));
-}

@@ -1,7 +1,7 @@
 /** List deltas and snapshot chunks (§5): validation and the version rules, without storage. */
 import type { ListName } from './types.js';
 import { compileSchema } from './schema.js';
-import { PassgateError } from './errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 /** `[key, s, at, until]` as on the wire. */
 export type WireEntry = [string, 0 | 1 | 2 | 3, number, number];

@@ -1,6 +1,6 @@
 /** JSON Schema validation (Ajv) for signed payloads: one place, readable errors naming the field. */
 import { Ajv, type ErrorObject } from 'ajv';
-import { PassgateError } from './errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 

@@ -1,6 +1,6 @@
 /** Signed commands (§7): payload validation and the checks that do not need the store. */
 import { compileSchema } from './schema.js';
-import { PassgateError } from './errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 export const COMMANDS = ['open', 'sync', 'set-mode', 'reload', 'restart'] as const;
 export type CommandName = (typeof COMMANDS)[number];

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassgateError } from '../core/errors.js';
+import { PassgateError } from '../../base/errors.js';
 import { classifyDelta, type DeltaVerdict, type ListDelta, type SnapshotChunk, type WireEntry } from '../core/lists.js';
 import type { ListReader, PassbackReader } from '../core/ports.js';
 import type { ListEntry, ListMeta, ListName } from '../core/types.js';

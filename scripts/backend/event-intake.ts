@@ -6,7 +6,7 @@
  */
 import { audienceOf, type EventsAck } from '../../device/core/ack.js';
 import { isEventsDropped, type EventsBatch } from '../../sync/contract.js';
-import type { Logger } from '../../sync/log.js';
+import type { Logger } from '../../base/log.js';
 import { signEnvelope, type SigningKey } from '../lib/issuer.js';
 import type { BackendStore } from './store.js';
 

@@ -34,7 +34,7 @@ import {
   type SyncRequest,
 } from '../../sync/contract.js';
 import { BrokerConnection, type BrokerOptions, type MessageProps, type PublishOptions } from '../../sync/connection.js';
-import { SILENT, type Logger } from '../../sync/log.js';
+import { SILENT, type Logger } from '../../base/log.js';
 import { BackendStore, type HolderStatus } from './store.js';
 import { ListHistory, type ListChange } from './list-history.js';
 import { EventIntake, type Cursor, type StoredEvent } from './event-intake.js';

@@ -2,7 +2,7 @@
  * A password for `passgate guard add`: read from standard input when it is not a terminal (first
  * line; scripts, provisioning), or prompted twice without echo when it is.
  */
-import { PassgateError } from '../../device/core/errors.js';
+import { PassgateError } from '../../base/errors.js';
 
 export async function readPassword(stdin: NodeJS.ReadStream = process.stdin, prompt: NodeJS.WriteStream = process.stderr): Promise<string> {
   if (!stdin.isTTY) {

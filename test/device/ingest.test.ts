@@ -2,7 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { makeGate, T0, type TestGate } from '../helpers/gate.js';
 import { Federation } from '../../scripts/lib/federation.js';
 import { generateKey, signEnvelope, snapshotChunks } from '../../scripts/lib/issuer.js';
-import { isPassgateError } from '../../device/core/errors.js';
+import { isPassgateError } from '../../base/errors.js';
 import type { WireEntry } from '../../device/core/lists.js';
 
 let gate: TestGate;

@@ -19,7 +19,7 @@ import type { ScanSource } from '../../device/service.js';
 import type { CommandRunner } from '../../device/command-intake.js';
 import type { GateLink } from '../../sync/gate-link.js';
 import type { BrokerOptions } from '../../sync/connection.js';
-import type { Logger } from '../../sync/log.js';
+import type { Logger } from '../../base/log.js';
 import { compose, type ComposeOverrides, type Gate } from '../../app/compose.js';
 import { Federation } from '../../scripts/lib/federation.js';
 import { issueHp1, signEnvelope, type Hp1Claims } from '../../scripts/lib/issuer.js';

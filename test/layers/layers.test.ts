@@ -25,7 +25,7 @@ describe('layers', () => {
 
   it('the check can fail: an upward import and a loop are caught', () => {
     const bad = [
-      { from: 'drivers/x.ts', to: 'device/core/errors.ts', internal: true },
+      { from: 'drivers/x.ts', to: 'device/core/decide.ts', internal: true },
       { from: 'device/core/a.ts', to: 'node:fs', internal: false },
       { from: 'sync/a.ts', to: 'sync/b.ts', internal: true },
       { from: 'sync/b.ts', to: 'sync/a.ts', internal: true },

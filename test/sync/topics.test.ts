@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { GATE_TOPIC_KINDS, GateTopics, SiteTopics, parseTopic } from '../../sync/topics.js';
 import { envelopeText, parseCommandResult, parseEventsBatch, parseLookupRequest, parsePayload, parseSyncRequest } from '../../sync/contract.js';
-import { isPassgateError } from '../../device/core/errors.js';
+import { isPassgateError } from '../../base/errors.js';
 
 const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/).filter((s) => !['trust', 'policy', 'lists'].includes(s));
 

@@ -9,7 +9,7 @@ import { evaluate } from '../../../device/core/decide.js';
 import { base45Decode, base45Encode } from '../../../device/core/base45.js';
 import { parseEnvelope } from '../../../device/core/envelope.js';
 import { parseListPayload } from '../../../device/core/lists.js';
-import { isPassgateError } from '../../../device/core/errors.js';
+import { isPassgateError } from '../../../base/errors.js';
 import { codeArbitrary, decoderProperty, envelopeArbitrary, listPayloadArbitrary } from '../../../scripts/lib/fuzz-properties.js';
 
 const RUNS = 10_000;
