@@ -1,7 +1,8 @@
 /**
  * Part of the simulated twin: watches a relay's line on the in-memory GPIO and tells, with a time
- * for every write, when the coil was energised — whatever the board's active-low wiring. The demo
- * draws the relay with it, the bench times "commit → relay energised" with it, tests assert pulses.
+ * for every write, when the coil was energised — whatever the board's active-low wiring. The one
+ * relay probe: the demo draws the relay with it, the bench times "commit → relay energised" with it,
+ * tests assert pulses with it.
  */
 import type { Level, MemoryGpio } from './line.js';
 
@@ -52,16 +53,23 @@ export class RelayProbe {
     return this.#writes.slice(mark).find((w) => w.energised);
   }
 
+  /** The writes since `mark` that changed the coil's state (a level written again is not a change). */
+  changesSince(mark: number): RelayWrite[] {
+    let on = mark > 0 && this.#writes[mark - 1]!.energised;
+    return this.#writes.slice(mark).filter((w) => {
+      const changed = w.energised !== on;
+      on = w.energised;
+      return changed;
+    });
+  }
+
   /** How long each pulse that began and ended since `mark` lasted, ms. */
   pulsesSince(mark: number): number[] {
     const pulses: number[] = [];
-    let on = mark > 0 && this.#writes[mark - 1]!.energised;
     let onAt: number | null = null;
-    for (const w of this.#writes.slice(mark)) {
-      if (w.energised === on) continue;
+    for (const w of this.changesSince(mark)) {
       if (w.energised) onAt = w.atMs;
       else if (onAt !== null) pulses.push(w.atMs - onAt);
-      on = w.energised;
     }
     return pulses;
   }
@@ -72,23 +80,28 @@ export class RelayProbe {
 
   /**
    * Resolves with the time of the next energising write (taken in the write itself, so nothing
-   * between the write and the timestamp); rejects after `timeoutMs` or on `fail(why)`.
+   * between the write and the timestamp); rejects after `timeoutMs`, on `fail(why)` or on close().
+   * One wait at a time: a new one replaces a pending one, which then only times out.
    */
   nextEnergised(timeoutMs: number, what: string): { at: Promise<number>; fail: (why: string) => void } {
     let timer: NodeJS.Timeout | undefined;
+    let waiter: { resolve: (atMs: number) => void; reject: (e: Error) => void } | undefined;
     const at = new Promise<number>((resolve, reject) => {
-      this.#waiter = { resolve, reject };
+      waiter = this.#waiter = { resolve, reject };
       timer = setTimeout(() => reject(new Error(`relay was not energised within ${timeoutMs} ms (${what})`)), timeoutMs);
     }).finally(() => {
       clearTimeout(timer);
-      this.#waiter = null;
+      if (this.#waiter === waiter) this.#waiter = null;
     });
-    return { at, fail: (why) => this.#waiter?.reject(new Error(`${what}: relay not energised: ${why}`)) };
+    // A wait abandoned by its caller (a failed sample, close()) must not surface as an unhandled rejection.
+    at.catch(() => {});
+    return { at, fail: (why) => waiter?.reject(new Error(`${what}: relay not energised: ${why}`)) };
   }
 
-  /** Stops watching. */
+  /** Stops watching; a pending wait is rejected. */
   close(): void {
     this.#stop();
+    this.#waiter?.reject(new Error('relay probe closed'));
   }
 
   #written(level: Level): void {

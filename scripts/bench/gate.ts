@@ -2,7 +2,7 @@
  * End-to-end gate latency over a socat pty pair with the real serialport binding (needs `socat`):
  * the whole path from bytes on the wire to the relay, through a gate built by compose as the service
  * builds it (real store with the durable outbox commit, `synchronous=FULL`; real verifier; real gate
- * controller and machine; drivers/gpio's `Relay` on an in-memory GPIO line, watched by scripts/lib/watched-gpio.ts).
+ * controller and machine; drivers/gpio's `Relay` on an in-memory GPIO line, watched by drivers/gpio's `RelayProbe`).
  *
  * - ptyLine: a code line written on the device side of the pty → `SerialScanner` → verifier.verify()
  *   (decision committed) → gate machine → the relay line's first active write.
@@ -27,7 +27,7 @@ import type { ScanSource } from '../../device/service.js';
 import { parseConfig } from '../../device/config.js';
 import { checkDigit } from '../../device/core/idcard.js';
 import { compose } from '../../app/compose.js';
-import { WatchedGpio } from '../lib/watched-gpio.js';
+import { MemoryGpio, RelayProbe } from '../../drivers/gpio/index.js';
 import { FakeSamReader } from '../../drivers/idcard/fake-reader.js';
 import { IdCardReader } from '../../drivers/idcard/reader.js';
 import { loadSystemSerialBinding, type BindingInterface } from '../../drivers/serial/binding.js';
@@ -174,17 +174,11 @@ async function withGate<T>({ dir, store }: Provisioned, input: ScanSource, run: 
     gate: { passageDebounceMs: 0, busy: 'refuse' },
     guardConsole: { enabled: false },
   });
-  const chip = new WatchedGpio();
+  const chip = new MemoryGpio();
+  const relay = new RelayProbe(chip, RELAY_LINE, config.gpio.relay.activeLow);
   const gate = await compose(config, { store, inputs: [input], gpioChip: chip });
   const hw: Hardware = {
-    next(timeoutMs, what) {
-      let fail: (why: string) => void = () => {};
-      const at = new Promise<number>((resolve, reject) => {
-        fail = (why) => reject(new Error(`benchmark: ${what} was not opened: ${why}`));
-        chip.nextWrite(RELAY_LINE, 1, timeoutMs, what).then(resolve, reject);
-      });
-      return { at, fail };
-    },
+    next: (timeoutMs, what) => relay.nextEnergised(timeoutMs, what),
     async passage() {
       chip.set(PASSAGE_LINE, 1);
       chip.set(PASSAGE_LINE, 0);
@@ -196,7 +190,7 @@ async function withGate<T>({ dir, store }: Provisioned, input: ScanSource, run: 
     return await run(hw);
   } finally {
     await gate.stop();
-    chip.cancelWaits();
+    relay.close();
   }
 }
 

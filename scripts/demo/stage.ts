@@ -22,11 +22,11 @@ import { SimulatedIdCardReader, type CardFields } from '../../drivers/idcard/ind
 import { compose, type Gate } from '../../app/compose.js';
 import { Federation } from '../lib/federation.js';
 import { holderHandleOf, issueHp1, type Hp1Claims } from '../lib/issuer.js';
-import { WatchedGpio } from '../lib/watched-gpio.js';
+import { MemoryGpio, RelayProbe } from '../../drivers/gpio/index.js';
 import { ReferenceBackend } from '../backend/reference-backend.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../backend/embedded-broker.js';
 import { bold, dim, ms, say } from './table.js';
-import { RelayView, VerdictWatch, settle, type Pacer } from './watch.js';
+import { VerdictWatch, settle, type Pacer } from './watch.js';
 
 export const SITE = 'metro-line-2';
 export const GATE = 'north-07';
@@ -50,8 +50,8 @@ export interface Scene {
   backend: ReferenceBackend;
   broker: EmbeddedBroker;
   gate: Gate;
-  chip: WatchedGpio;
-  relay: RelayView;
+  chip: MemoryGpio;
+  relay: RelayProbe;
   decisions: VerdictWatch;
   scanner: SimulatedScanner;
   reader: SimulatedIdCardReader;
@@ -68,7 +68,7 @@ export class Stage {
   broker?: EmbeddedBroker;
   backend?: ReferenceBackend;
   gate?: Gate;
-  chip?: WatchedGpio;
+  chip?: MemoryGpio;
   log?: ReturnType<typeof createLogger>;
 
   constructor(private readonly o: { verbose: boolean; pacer: Pacer }) {}
@@ -125,7 +125,7 @@ export class Stage {
       mqtt: { url: broker.url },
     });
     const log = (this.log = createLogger(config.logging, pino.destination({ dest: 2, sync: true })));
-    const chip = (this.chip = new WatchedGpio());
+    const chip = (this.chip = new MemoryGpio());
     const watch: { decisions?: VerdictWatch } = {};
     const gate = (this.gate = await compose(config, {
       log,
@@ -137,7 +137,7 @@ export class Stage {
     }));
     const scanner = gate.inputs.find((i): i is SimulatedScanner => i instanceof SimulatedScanner)!;
     const reader = gate.inputs.find((i): i is SimulatedIdCardReader => i instanceof SimulatedIdCardReader)!;
-    const relay = new RelayView(chip, PIN.relay, config.gpio.relay.activeLow);
+    const relay = new RelayProbe(chip, PIN.relay, config.gpio.relay.activeLow);
     const started = performance.now();
     await gate.start();
     const link = gate.link!;

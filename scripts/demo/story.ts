@@ -14,7 +14,7 @@ import type { Result } from '../../device/core/types.js';
 import type { CardFields } from '../../drivers/idcard/index.js';
 import { generateKey, issueHp1 } from '../lib/issuer.js';
 import { bold, dim, ms, say, type Table } from './table.js';
-import type { Pacer } from './watch.js';
+import { drawRelay, type Pacer } from './watch.js';
 import { CARD_GREEN, CARD_MISREAD, CARD_ONLINE, GATE, PIN, type Scene } from './stage.js';
 
 const GUARD = `guard:${DEMO_GUARD}`;
@@ -55,7 +55,7 @@ export async function tell(scene: Scene, pacer: Pacer, table: Table): Promise<vo
       tag: d.result.toUpperCase(),
       reason: d.reason,
       what: d.displayName ? `${what} · ${d.displayName}` : what,
-      relay: relay.draw(mark),
+      relay: drawRelay(relay, mark),
       latency: ms(v.latencyUs / 1000),
       note: notes.join('; '),
     });
@@ -105,7 +105,7 @@ export async function tell(scene: Scene, pacer: Pacer, table: Table): Promise<vo
       tag: 'GUARD',
       reason: 'GUARD_APPROVED',
       what: `${GUARD} approves ${hold.maskedName ?? ''} (${hold.reason})`,
-      relay: relay.draw(mark),
+      relay: drawRelay(relay, mark),
       latency: ms(latency),
       note: `POST /holds/${hold.id}/approve → override event #${body.seq} (ref #${yellow.seq}); walked through`,
     });
@@ -138,25 +138,25 @@ export async function tell(scene: Scene, pacer: Pacer, table: Table): Promise<vo
     await pacer.pulse(chip, PIN.passage);
     lastPassageAt = performance.now();
     await pacer.until(() => store.outboxStats().lastSeq > before, 'the passage event');
-    table.row({ tag: 'PASSAGE', reason: 'unexpected', what: 'someone pushes through with no pass', relay: relay.draw(mark), latency: '', note: `passage event #${store.outboxStats().lastSeq} (tailgater or forced arm)` });
+    table.row({ tag: 'PASSAGE', reason: 'unexpected', what: 'someone pushes through with no pass', relay: drawRelay(relay, mark), latency: '', note: `passage event #${store.outboxStats().lastSeq} (tailgater or forced arm)` });
     await pacer.pause();
   }
   {
     const mark = relay.mark();
     const t0 = performance.now();
     chip.set(PIN.fireAlarm, 1); // the normally-closed alarm contact opens
-    await pacer.until(() => relay.isEnergised && controller.snapshot().phase === 'alarm', 'the gate to release on the fire alarm');
+    await pacer.until(() => relay.energised && controller.snapshot().phase === 'alarm', 'the gate to release on the fire alarm');
     const latency = relay.energisedSince(mark)!.atMs - t0;
     await pacer.sleep(20);
-    table.row({ tag: 'ALARM', reason: 'fire alarm on', what: 'fire alarm contact opens', relay: relay.draw(mark), latency: ms(latency), note: `gate released and held free; alarm event #${store.outboxStats().lastSeq}` });
+    table.row({ tag: 'ALARM', reason: 'fire alarm on', what: 'fire alarm contact opens', relay: drawRelay(relay, mark), latency: ms(latency), note: `gate released and held free; alarm event #${store.outboxStats().lastSeq}` });
     await pacer.pause();
     const mark2 = relay.mark();
     const t1 = performance.now();
     chip.set(PIN.fireAlarm, 0);
-    await pacer.until(() => !relay.isEnergised && controller.snapshot().phase === 'idle', 'the gate to lock again after the alarm');
+    await pacer.until(() => !relay.energised && controller.snapshot().phase === 'idle', 'the gate to lock again after the alarm');
     const latency2 = relay.lastChangeAt() - t1;
     await pacer.sleep(20);
-    table.row({ tag: 'ALARM', reason: 'fire alarm off', what: 'fire alarm contact closes again', relay: relay.draw(mark2), latency: ms(latency2), note: `gate locked, ready; alarm event #${store.outboxStats().lastSeq}` });
+    table.row({ tag: 'ALARM', reason: 'fire alarm off', what: 'fire alarm contact closes again', relay: drawRelay(relay, mark2), latency: ms(latency2), note: `gate locked, ready; alarm event #${store.outboxStats().lastSeq}` });
     await pacer.pause();
   }
 
@@ -166,7 +166,7 @@ export async function tell(scene: Scene, pacer: Pacer, table: Table): Promise<vo
     const mark = relay.mark();
     await broker.suspend();
     await pacer.until(() => !link.connected, 'the gate to notice the broker is gone');
-    table.row({ tag: 'OFFLINE', reason: 'broker gone', what: 'the broker goes away', relay: relay.draw(mark), latency: '', note: `link offline; outbox ${store.outboxStats().depth}; decisions go on` });
+    table.row({ tag: 'OFFLINE', reason: 'broker gone', what: 'the broker goes away', relay: drawRelay(relay, mark), latency: '', note: `link offline; outbox ${store.outboxStats().depth}; decisions go on` });
     await pacer.pause();
     const offline = () => `offline; outbox ${store.outboxStats().depth} waiting`;
     await step('phone code · Zhejiang (offline)', qr(code('CN-330000', { maskedName: '孙*' }).text), { note: offline });
@@ -185,7 +185,7 @@ export async function tell(scene: Scene, pacer: Pacer, table: Table): Promise<vo
       tag: 'ONLINE',
       reason: 'reconnected',
       what: 'the broker comes back',
-      relay: relay.draw(back),
+      relay: drawRelay(relay, back),
       latency: ms(reconnectMs),
       note: `outbox ${waiting} → 0; backend stored ${backend.storedCount(GATE)} = gate's last seq ${lastSeq}, ack upTo ${backend.cursor(GATE).upTo}`,
     });
@@ -207,7 +207,7 @@ export async function tell(scene: Scene, pacer: Pacer, table: Table): Promise<vo
       tag: 'CMD',
       reason: 'open ok',
       what: `signed open from the backend (ctr ${signed.ctr})`,
-      relay: relay.draw(mark),
+      relay: drawRelay(relay, mark),
       latency: ms(latency),
       note: `remote open by ops:demo; command event #${stored()!.seq} at the backend; walked through`,
     });

@@ -1,13 +1,12 @@
 /**
- * Watching the gate from outside, as a person beside it would: the relay drawn from the GPIO writes
- * (scripts/lib/watched-gpio.ts), each verdict as it comes, and waiting — interruptibly, so Ctrl-C
+ * Watching the gate from outside, as a person beside it would: the relay drawn from its probe
+ * (drivers/gpio/probe.ts), each verdict as it comes, and waiting — interruptibly, so Ctrl-C
  * stops the story between two steps.
  */
 import { performance } from 'node:perf_hooks';
 import type { Verdict, Verifier } from '../../device/verifier.js';
 import type { Presented } from '../../device/core/types.js';
-import type { Level } from '../../drivers/gpio/line.js';
-import type { WatchedGpio } from '../lib/watched-gpio.js';
+import type { MemoryGpio, RelayProbe } from '../../drivers/gpio/index.js';
 
 // --- waiting, interruptibly ----------------------------------------------------------------------------
 
@@ -54,7 +53,7 @@ export class Pacer {
   }
 
   /** A short contact pulse on an input line: the passage sensor's PASS contact opening for a moment. */
-  async pulse(chip: WatchedGpio, line: number, msHigh = 60): Promise<void> {
+  async pulse(chip: MemoryGpio, line: number, msHigh = 60): Promise<void> {
     chip.set(line, 1);
     await this.sleep(msHigh);
     chip.set(line, 0);
@@ -70,56 +69,15 @@ export async function settle(ready: () => boolean, timeoutMs: number): Promise<b
 
 // --- the relay -----------------------------------------------------------------------------------------
 
-/** The relay as its coil sees it (energised or not), whatever the board's active-low wiring. */
-export class RelayView {
-  constructor(
-    private readonly gpio: WatchedGpio,
-    private readonly line: number,
-    private readonly activeLow: boolean,
-  ) {}
-
-  private get log() {
-    return this.gpio.written.get(this.line) ?? [];
-  }
-  private energised(pin: Level): boolean {
-    return this.activeLow ? pin === 0 : pin === 1;
-  }
-  mark(): number {
-    return this.log.length;
-  }
-  get isEnergised(): boolean {
-    const last = this.log.at(-1);
-    return last !== undefined && this.energised(last.level);
-  }
-  /** Energised at some point since `mark` and back at rest now. */
-  pulsedSince(mark: number): boolean {
-    return this.log.slice(mark).some((w) => this.energised(w.level)) && !this.isEnergised;
-  }
-  energisedSince(mark: number): { atMs: number } | undefined {
-    return this.log.slice(mark).find((w) => this.energised(w.level));
-  }
-  lastChangeAt(): number {
-    return this.log.at(-1)?.atMs ?? 0;
-  }
-  /** `▁▔▁ 300 ms` for a pulse, `▁▔▔ held`, `▔▁▁ released`, `▁▁▁` for no movement. */
-  draw(mark: number): string {
-    const log = this.log;
-    let on = mark > 0 && this.energised(log[mark - 1]!.level);
-    let glyphs = on ? '▔' : '▁';
-    let onAt: number | null = null;
-    const pulses: number[] = [];
-    for (const w of log.slice(mark)) {
-      const e = this.energised(w.level);
-      if (e === on) continue;
-      glyphs += e ? '▔' : '▁';
-      if (e) onAt = w.atMs;
-      else if (onAt !== null) pulses.push(w.atMs - onAt);
-      on = e;
-    }
-    if (glyphs.length === 1) return glyphs.repeat(3);
-    if (pulses.length > 0) return `${glyphs.padEnd(3, '▁')} ${pulses.map((p) => Math.round(p / 10) * 10).join('+')} ms`;
-    return on ? `${glyphs}▔ held` : `${glyphs}▁ released`;
-  }
+/** The relay since `mark` as its coil saw it: `▁▔▁ 300 ms` for a pulse, `▁▔▔ held`, `▔▁▁ released`, `▁▁▁` for no movement. */
+export function drawRelay(relay: RelayProbe, mark: number): string {
+  const changes = relay.changesSince(mark);
+  const before = mark > 0 && relay.writes[mark - 1]!.energised;
+  const glyphs = [before, ...changes.map((w) => w.energised)].map((e) => (e ? '▔' : '▁')).join('');
+  if (changes.length === 0) return glyphs.repeat(3);
+  const pulses = relay.pulsesSince(mark);
+  if (pulses.length > 0) return `${glyphs.padEnd(3, '▁')} ${pulses.map((p) => Math.round(p / 10) * 10).join('+')} ms`;
+  return changes.at(-1)!.energised ? `${glyphs}▔ held` : `${glyphs}▁ released`;
 }
 
 // --- verdicts ------------------------------------------------------------------------------------------
