@@ -1,82 +1,31 @@
 /**
  * HC1 with DCCs built here: a P-256 and an RSA-2048 key, each in a minimal self-signed X.509 DSC
- * written in DER by hand (Node has no certificate builder), then codes signed with ES256 / PS256
- * and run through `evaluate()` like any scanned code.
+ * (scripts/lib/dcc.ts writes the DER), then codes signed with ES256 / PS256 — with the header,
+ * tag and payload variations below — and run through `evaluate()` like any scanned code.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createHash, generateKeyPairSync, sign, constants, type KeyObject, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { encode as cborEncode } from 'cborg';
 import { evaluate } from '../../../device/core/decide.js';
 import { decodeHc1, dccHandle, verifyHc1, HC1_MAX_CHARS, HC1_MAX_INFLATED_BYTES } from '../../../device/core/hc1.js';
 import { compileTrust, parseTrustBundle, type KeyEntry, type Trust } from '../../../device/core/trust.js';
 import { DEFAULT_POLICY } from '../../../device/core/policy.js';
-import { sigStructure } from '../../../device/core/cose.js';
 import { base45Decode, base45Encode } from '../../../device/core/base45.js';
 import { kidOf } from '../../../device/core/crypto/keys.js';
 import { b64uEncode } from '../../../device/core/b64u.js';
 import type { Decision, Format, Policy, Reason } from '../../../device/core/types.js';
+import { coseSignature, selfSignedDsc } from '../../../scripts/lib/dcc.js';
 
-// ---------------------------------------------------------------- a minimal DER X.509 writer
-
-function der(tag: number, ...parts: Uint8Array[]): Buffer {
-  const body = Buffer.concat(parts);
-  const n = body.length;
-  const len: number[] = [];
-  if (n < 0x80) len.push(n);
-  else {
-    for (let v = n; v > 0; v >>>= 8) len.unshift(v & 0xff);
-    len.unshift(0x80 | len.length);
-  }
-  return Buffer.concat([Uint8Array.of(tag, ...len), body]);
-}
-const seq = (...p: Uint8Array[]) => der(0x30, ...p);
-const set = (...p: Uint8Array[]) => der(0x31, ...p);
-const explicit = (n: number, ...p: Uint8Array[]) => der(0xa0 | n, ...p);
-function oid(dotted: string): Buffer {
-  const arcs = dotted.split('.').map(Number);
-  const out = [40 * arcs[0]! + arcs[1]!];
-  for (const arc of arcs.slice(2)) {
-    const b = [arc & 0x7f];
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) b.unshift(0x80 | (v & 0x7f));
-    out.push(...b);
-  }
-  return der(0x06, Uint8Array.from(out));
-}
-const utcTime = (d: Date) => der(0x17, Buffer.from(d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z'));
-
+/** Extended key usages a DSC may carry. */
 const OID = {
-  ecdsaSha256: '1.2.840.10045.4.3.2',
-  rsaSha256: '1.2.840.113549.1.1.11',
-  country: '2.5.4.6',
-  commonName: '2.5.4.3',
-  extKeyUsage: '2.5.29.37',
   clientAuth: '1.3.6.1.5.5.7.3.2',
   dccTest: '1.3.6.1.4.1.1847.2021.1.1',
   dccVaccination: '1.3.6.1.4.1.1847.2021.1.2',
   dccRecovery: '1.3.6.1.4.1.1847.2021.1.3',
   dccVaccinationAlt: '1.3.6.1.4.1.0.1847.2021.1.2',
 };
-
-/** A self-signed DSC for the key pair, with the given extended key usages (none: no extension). */
-function makeDsc(pair: { publicKey: KeyObject; privateKey: KeyObject }, eku: string[] = [], serial = 1): Buffer {
-  const rsa = pair.publicKey.asymmetricKeyType === 'rsa';
-  const alg = rsa ? seq(oid(OID.rsaSha256), der(0x05)) : seq(oid(OID.ecdsaSha256));
-  const name = seq(set(seq(oid(OID.country), der(0x13, Buffer.from('AT')))), set(seq(oid(OID.commonName), der(0x0c, Buffer.from('DSC test')))));
-  const extensions = eku.length ? [explicit(3, seq(seq(oid(OID.extKeyUsage), der(0x04, seq(...eku.map(oid))))))] : [];
-  const tbs = seq(
-    explicit(0, der(0x02, Uint8Array.of(2))),
-    der(0x02, Uint8Array.of(serial)),
-    alg,
-    name,
-    seq(utcTime(new Date('2021-01-01T00:00:00Z')), utcTime(new Date('2022-01-01T00:00:00Z'))),
-    name,
-    pair.publicKey.export({ type: 'spki', format: 'der' }),
-    ...extensions,
-  );
-  return seq(tbs, alg, der(0x03, Uint8Array.of(0), sign('sha256', tbs, pair.privateKey)));
-}
 
 // ---------------------------------------------------------------- DCC writer
 
@@ -92,7 +41,7 @@ interface Signer {
 
 function signer(kind: 'ec' | 'rsa', eku: string[] = [], serial = 1): Signer {
   const pair = kind === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const dsc = makeDsc(pair, eku, serial);
+  const dsc = selfSignedDsc(pair, { eku, serial });
   return { pair, dsc, kid: Buffer.from(kidOf(dsc), 'hex'), alg: kind === 'ec' ? -7 : -37 };
 }
 
@@ -155,11 +104,7 @@ function makeDcc(s: Signer, o: DccOptions = {}, payload = payloadOf(o)): string 
   }
   if (o.crit) (o.crit.where === 'protected' ? protectedMap : unprotected).set(2, o.crit.labels);
   const protectedBytes = protectedMap.size ? cborEncode(protectedMap) : new Uint8Array(0);
-  const tbs = sigStructure(protectedBytes, payload);
-  const signature =
-    s.alg === -7
-      ? sign('sha256', tbs, { key: s.pair.privateKey, dsaEncoding: 'ieee-p1363' })
-      : sign('sha256', tbs, { key: s.pair.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
+  const signature = coseSignature(s.alg, s.pair.privateKey, protectedBytes, payload);
   const body = cborEncode([protectedBytes, unprotected, payload, signature]);
   const prefix = { '18': [0xd2], none: [], '61+18': [0xd8, 0x3d, 0xd2] }[o.tags ?? '18'];
   const cose = Buffer.concat([Uint8Array.from(prefix), body]);
