@@ -2,7 +2,9 @@
  * The one supervised-reconnect loop shared by the drivers that keep a device open (serial port,
  * HID scanner, camera source): a run that start()/stop() begin and end (attempts still in flight
  * from an earlier run see `isCurrent(run)` false and give up), failed attempts retried through the
- * one capped backoff (base/backoff.ts), and one logging policy for failures:
+ * one capped backoff (base/backoff.ts), the driver's state (`reconnecting` when a run begins or a
+ * device is lost, `connected`, `stopped` when the run ends; each change told through `onState`),
+ * and one logging policy for failures:
  *
  * - the first failure of a streak is a warning, the following ones debug lines (an unplugged
  *   scanner retried every few seconds is not worth a warning each time);
@@ -15,6 +17,7 @@
 import { Backoff, type BackoffOptions } from '../../base/backoff.js';
 import { isResourceExhaustion } from '../../base/errors.js';
 import { errorText, RateLimitedLog, type Logger } from '../../base/log.js';
+import type { DriverState } from '../types.js';
 
 export interface SupervisorOptions {
   /** Names the driver in log lines (`driver` field). */
@@ -29,6 +32,8 @@ export interface SupervisorOptions {
   random?: () => number;
   /** Period of the resource-exhaustion line, ms, default 10000. */
   exhaustionLogMs?: number;
+  /** Each change of the driver's state (the driver emits its `state` event here). */
+  onState?: (state: DriverState) => void;
 }
 
 export class Supervisor {
@@ -40,6 +45,7 @@ export class Supervisor {
   #streak = 0;
   #timer: NodeJS.Timeout | null = null;
   #wake: (() => void) | null = null;
+  #state: DriverState = 'stopped';
 
   constructor(o: SupervisorOptions) {
     this.#o = o;
@@ -49,6 +55,16 @@ export class Supervisor {
 
   get running(): boolean {
     return this.#running;
+  }
+
+  get state(): DriverState {
+    return this.#state;
+  }
+
+  setState(state: DriverState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#o.onState?.(state);
   }
 
   /** The current run, to compare with `isCurrent` after each await of an attempt. */
@@ -69,9 +85,18 @@ export class Supervisor {
     return true;
   }
 
-  /** Begins a run and makes its first attempt; resolves after that attempt (at once when a run is going already). */
+  /** A driver's start(): begins a run, `reconnecting`, and makes its first attempt; resolves after that attempt (at once when a run is going already). */
   async begin(firstAttempt: () => Promise<void>): Promise<void> {
-    if (this.start()) await firstAttempt();
+    if (!this.start()) return;
+    this.setState('reconnecting');
+    await firstAttempt();
+  }
+
+  /** A driver's stop(): ends the run, lets `release` close the device, then `stopped`. */
+  async end(release: () => Promise<void> | void): Promise<void> {
+    this.stop();
+    await release();
+    this.setState('stopped');
   }
 
   /** Ends the run: a pending retry is cancelled, a pending pause ends at once. */

@@ -13,7 +13,7 @@ import type { CodeResult } from '../common/code-text.js';
 import { TypedEmitter } from '../common/emitter.js';
 import { errorText, SILENT } from '../../base/log.js';
 import { PassgateError } from '../../base/errors.js';
-import type { BackoffOptions, DriverHealth, Logger, DriverState, InputDriver, InputDriverEvents } from '../types.js';
+import type { BackoffOptions, DriverHealth, Logger, InputDriver, InputDriverEvents } from '../types.js';
 import type { AimPolicy } from '../common/code-text.js';
 import { HidPosDecoder } from './hidpos.js';
 import { KeyboardDecoder } from './keyboard.js';
@@ -74,7 +74,6 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
   readonly #log: Logger;
   readonly #counts: HidScannerCounters = { scans: 0, unreadable: 0, reports: 0, opens: 0, openFailures: 0, disconnects: 0 };
   #lastError: string | undefined;
-  #state: DriverState = 'stopped';
   #device: HidDevice | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
 
@@ -91,7 +90,7 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
     this.productId = checkInteger('productId', options.productId, 0, 0xffff);
     this.#transport = options.transport;
     this.#log = options.logger ?? SILENT;
-    this.#sup = new Supervisor({ driver: this.name, what: 'HID scanner open', firstFailure: 'error', log: this.#log, backoff: options.backoff, random: options.random });
+    this.#sup = new Supervisor({ driver: this.name, what: 'HID scanner open', firstFailure: 'error', log: this.#log, backoff: options.backoff, random: options.random, onState: (state) => this.emit('state', state) });
     this.#idleFlushMs = checkInteger('idleFlushMs', options.idleFlushMs ?? 1000, 0, 60_000);
     const aim = { acceptAim: options.acceptAim, requireAim: options.requireAim };
     this.#decoder =
@@ -101,23 +100,20 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
   }
 
   async start(): Promise<void> {
-    await this.#sup.begin(() => {
-      this.#setState('reconnecting');
-      return this.#attempt();
-    });
+    await this.#sup.begin(() => this.#attempt());
   }
 
   async stop(): Promise<void> {
-    this.#sup.stop();
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    this.#idleTimer = null;
-    await this.#closeDevice();
-    this.#decoder.reset();
-    this.#setState('stopped');
+    await this.#sup.end(async () => {
+      if (this.#idleTimer) clearTimeout(this.#idleTimer);
+      this.#idleTimer = null;
+      await this.#closeDevice();
+      this.#decoder.reset();
+    });
   }
 
   health(): DriverHealth<HidScannerCounters> {
-    const h: DriverHealth<HidScannerCounters> = { state: this.#state, counters: { ...this.#counts } };
+    const h: DriverHealth<HidScannerCounters> = { state: this.#sup.state, counters: { ...this.#counts } };
     if (this.#lastError !== undefined) h.lastError = this.#lastError;
     return h;
   }
@@ -154,7 +150,7 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
       if (this.#device === device) void this.#onDeviceError(err);
     });
     this.#log.info({ driver: this.name, vendorId: hex4(this.vendorId), productId: hex4(this.productId) }, 'HID scanner open');
-    this.#setState('connected');
+    this.#sup.setState('connected');
   }
 
   async #onDeviceError(err: Error): Promise<void> {
@@ -164,7 +160,7 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
     await this.#closeDevice();
     this.#emitAll(this.#decoder.flush());
     if (!this.#sup.running) return;
-    this.#setState('reconnecting');
+    this.#sup.setState('reconnecting');
     this.#sup.retryLater(() => void this.#attempt());
   }
 
@@ -206,12 +202,6 @@ export class HidScanner extends TypedEmitter<InputDriverEvents> implements Input
         this.emit('scan', { input: 'qr', unreadable: r.unreadable }, meta);
       }
     }
-  }
-
-  #setState(state: DriverState): void {
-    if (state === this.#state) return;
-    this.#state = state;
-    this.emit('state', state);
   }
 }
 

@@ -72,7 +72,6 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
   #presenceTimer: NodeJS.Timeout | null = null;
   readonly #log: Logger;
   readonly #name: string;
-  #state: DriverState = 'stopped';
   #port: SerialPortStream | null = null;
   #stableTimer: NodeJS.Timeout | null = null;
   #reopenReason: string | null = null;
@@ -94,11 +93,11 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
     this.#presenceCheckMs = checkInteger('presenceCheckMs', options.presenceCheckMs ?? 1000, 0, 60_000);
     this.#log = options.logger ?? SILENT;
     this.#name = options.name ?? 'serial';
-    this.#sup = new Supervisor({ driver: this.#name, what: 'serial port open', log: this.#log, backoff: options.backoff, random: options.random });
+    this.#sup = new Supervisor({ driver: this.#name, what: 'serial port open', log: this.#log, backoff: options.backoff, random: options.random, onState: (state) => this.emit('state', state) });
   }
 
   get state(): DriverState {
-    return this.#state;
+    return this.#sup.state;
   }
 
   get isOpen(): boolean {
@@ -107,21 +106,16 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
 
   /** Starts opening; resolves after the first attempt (connected or retrying). */
   async start(): Promise<void> {
-    await this.#sup.begin(() => {
-      this.#setState('reconnecting');
-      return this.#attempt();
-    });
+    await this.#sup.begin(() => this.#attempt());
   }
 
   async stop(): Promise<void> {
-    this.#sup.stop();
-    this.#clearTimers();
-    const port = this.#port;
-    this.#port = null;
-    if (port?.isOpen) {
-      await new Promise<void>((resolve) => port.close(() => resolve()));
-    }
-    this.#setState('stopped');
+    await this.#sup.end(async () => {
+      this.#clearTimers();
+      const port = this.#port;
+      this.#port = null;
+      if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    });
   }
 
   /** Writes bytes if the port is open; false (and nothing written) otherwise. */
@@ -200,7 +194,7 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
       this.#stableTimer.unref();
     }
     this.#log.info({ port: this.#name, path: this.path, baudRate: this.baudRate }, 'serial port open');
-    this.#setState('connected');
+    this.#sup.setState('connected');
     this.emit('open');
     if (node) this.#watchPresence(port, node);
   }
@@ -244,7 +238,7 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
       this.lastError = reason;
       this.#log.warn({ port: this.#name, reason }, 'serial port lost; reconnecting');
     }
-    this.#setState('reconnecting');
+    this.#sup.setState('reconnecting');
     this.emit('close', reason);
     this.#sup.retryLater(() => void this.#attempt());
   }
@@ -253,11 +247,5 @@ export class SupervisedPort extends TypedEmitter<SupervisedPortEvents> {
     if (this.#stableTimer) clearTimeout(this.#stableTimer);
     if (this.#presenceTimer) clearTimeout(this.#presenceTimer);
     this.#stableTimer = this.#presenceTimer = null;
-  }
-
-  #setState(state: DriverState): void {
-    if (state === this.#state) return;
-    this.#state = state;
-    this.emit('state', state);
   }
 }
