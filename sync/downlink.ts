@@ -13,17 +13,15 @@
  * card). Decisions wait that long at worst; the backend keeps chunks small for that reason. A worker
  * thread owning a second connection to the same WAL database would remove the stall; not done yet.
  */
-import type { GateStore } from '../device/store/store.js';
-import type { Clock } from '../device/core/ports.js';
 import type { EnvelopeType } from '../device/core/envelope.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { PassgateError, isPassgateError } from '../base/errors.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
-import { parseTopic, type GateTopics } from './topics.js';
+import { parseTopic } from './topics.js';
 import { parsePayload, type SyncRequest } from './contract.js';
 import { describeSkipped } from '../device/core/trust.js';
-import type { GateConnection, MessageProps } from './connection.js';
-import type { RefusalCounter } from './refusals.js';
+import type { MessageProps } from './connection.js';
+import type { LinkParts } from './link-parts.js';
 import { RateLimitedLog, type Logger } from '../base/log.js';
 import type { DocumentKind } from '../device/bus.js';
 import { checkRange } from '../base/check.js';
@@ -60,11 +58,7 @@ export class Downlink {
   private readonly ackLog: RateLimitedLog;
 
   constructor(
-    private readonly store: GateStore,
-    private readonly clock: Clock,
-    private readonly topics: GateTopics,
-    private readonly conn: Pick<GateConnection, 'send' | 'connected'>,
-    private readonly refusals: RefusalCounter,
+    private readonly link: LinkParts,
     private readonly hooks: DownlinkHooks,
     private readonly log: Logger,
     options: DownlinkOptions = {},
@@ -86,7 +80,7 @@ export class Downlink {
 
   message(topic: string, payload: Buffer, props: MessageProps): void {
     const t = parseTopic(topic);
-    const mine = t && t.site === this.topics.site && (t.scope === 'site' || t.gate === this.topics.gate);
+    const mine = t && t.site === this.link.topics.site && (t.scope === 'site' || t.gate === this.link.topics.gate);
     if (!t || !mine) {
       this.log.debug({ topic }, 'message on a topic this gate does not handle');
       return;
@@ -123,7 +117,7 @@ export class Downlink {
    * otherwise at most one request per list per interval, with one trailing request kept.
    */
   requestSync(list: ListName, why: string, force = false): void {
-    const now = this.clock.monoMs();
+    const now = this.link.clock.monoMs();
     if (!force) {
       const chunkAt = this.lastChunk.get(list);
       if (chunkAt !== undefined && now - chunkAt < this.stagingQuietMs) return; // a snapshot is arriving
@@ -140,12 +134,12 @@ export class Downlink {
         return;
       }
     }
-    if (!this.conn.connected) return; // the next connect asks anyway
+    if (!this.link.conn.connected) return; // the next connect asks anyway
     this.lastRequest.set(list, now);
-    const req: SyncRequest = { list, have: this.store.meta(list).version };
+    const req: SyncRequest = { list, have: this.link.store.meta(list).version };
     this.stats.syncRequests++;
     this.log.info({ ...req, why }, 'requesting list sync');
-    this.conn.send('sync/req', req, { qos: 1 }).catch((e: Error) => {
+    this.link.conn.send('sync/req', req, { qos: 1 }).catch((e: Error) => {
       this.log.debug({ err: e.message, list }, 'sync request not published');
     });
   }
@@ -163,13 +157,13 @@ export class Downlink {
     }
     let upTo: number;
     try {
-      const r = ingestEnvelope(parsePayload('events/ack', payload), this.store, this.clock, 'passgate-ack+json');
+      const r = ingestEnvelope(parsePayload('events/ack', payload), this.link.store, this.link.clock, 'passgate-ack+json');
       if (r.typ !== 'passgate-ack+json') throw new PassgateError('WRONG_TYPE', `expected an ack, got ${r.typ}`);
       upTo = r.ack.upTo;
     } catch (e) {
       const code = isPassgateError(e) ? e.code : 'INTERNAL';
       this.stats.refusedAcks++;
-      this.refusals.add({ code, topic, atMs: this.clock.nowMs(), detail: 'events ack refused' });
+      this.link.refusals.add({ code, topic, atMs: this.link.clock.nowMs(), detail: 'events ack refused' });
       this.ackLog.warn(code, { code, refusedAcks: this.stats.refusedAcks }, 'events ack refused: nothing deleted');
       this.hooks.ackRefused();
       return;
@@ -180,7 +174,7 @@ export class Downlink {
   private ingest(topic: string, text: string, typ: EnvelopeType, topicList: ListName | null): void {
     let r: Ingested;
     try {
-      r = ingestEnvelope(text, this.store, this.clock, typ);
+      r = ingestEnvelope(text, this.link.store, this.link.clock, typ);
     } catch (e) {
       if (isPassgateError(e) && typ === 'passgate-policy+json' && e.code === 'UNKNOWN_KEY') {
         this.parkedPolicy = text; // perhaps signed by a new key of a trust bundle not here yet
@@ -212,7 +206,7 @@ export class Downlink {
       case 'passgate-list+json':
         if (r.outcome === 'staged') {
           this.stats.staged++;
-          this.lastChunk.set(r.list as ListName, this.clock.monoMs());
+          this.lastChunk.set(r.list as ListName, this.link.clock.monoMs());
           this.log.debug({ list: r.list, snapshot: r.snapshot, received: r.received, chunks: r.chunks }, 'snapshot chunk staged');
           return;
         }
@@ -232,7 +226,7 @@ export class Downlink {
     const text = this.parkedPolicy;
     if (!text) return;
     this.parkedPolicy = null;
-    this.ingest(this.topics.siteTopics.policy, text, 'passgate-policy+json', null);
+    this.ingest(this.link.topics.siteTopics.policy, text, 'passgate-policy+json', null);
   }
 
   private refuse(topic: string, e: unknown): void {
@@ -240,7 +234,7 @@ export class Downlink {
     const detail = e instanceof Error ? e.message : String(e);
     if (code === 'INTERNAL') this.log.error({ topic, err: e }, 'message handling failed');
     else this.log.warn({ topic, code, detail }, 'message refused');
-    this.refusals.add({ code, topic, atMs: this.clock.nowMs(), detail });
+    this.link.refusals.add({ code, topic, atMs: this.link.clock.nowMs(), detail });
     if (isPassgateError(e) && (e.code === 'LIST_GAP' || e.code === 'COUNT_MISMATCH')) {
       const list = e.context?.list;
       if (list === 'tokens' || list === 'holders') {

@@ -34,6 +34,7 @@ import { RefusalCounter } from './refusals.js';
 import { moduleLogger, SILENT, type Logger } from '../base/log.js';
 import { PassgateError } from '../base/errors.js';
 import { softwareVersion } from './version.js';
+import type { LinkParts } from './link-parts.js';
 import { LIST_NAMES, type ListName } from '../device/core/types.js';
 
 export interface GateLinkOptions {
@@ -126,14 +127,11 @@ export class GateLink {
       },
     });
     this.outbox = new OutboxPublisher(store, this.connection, this.topics, clock, moduleLogger(log, 'sync:outbox'), opts.outbox, changed);
-    this.lookup = new MqttLookup(store, clock, this.topics, this.connection, this.refusals, moduleLogger(log, 'sync:lookup'), opts.lookup);
+    const parts: LinkParts = { store, clock, topics: this.topics, conn: this.connection, refusals: this.refusals };
+    this.lookup = new MqttLookup(parts, moduleLogger(log, 'sync:lookup'), opts.lookup);
     this.commands = new CommandChannel({ store, clock, recorder }, this.topics, this.connection, runCommand, this.refusals, moduleLogger(log, 'sync:cmd'));
     this.downlink = new Downlink(
-      store,
-      clock,
-      this.topics,
-      this.connection,
-      this.refusals,
+      parts,
       {
         documentsChanged: (kinds) => this.bus.emit('documentsChanged', { kinds }),
         changed,

@@ -8,15 +8,12 @@
  * (GateStore.cacheHolder), even when it arrives after the timeout: the next tap decides offline.
  */
 import { randomUUID } from 'node:crypto';
-import type { GateStore } from '../device/store/store.js';
-import type { Clock, LookupAnswer } from '../device/core/ports.js';
+import type { LookupAnswer } from '../device/core/ports.js';
 import type { LookupPort } from '../device/verifier.js';
 import { ingestEnvelope } from '../device/ingest.js';
 import { isPassgateError } from '../base/errors.js';
-import type { GateTopics } from './topics.js';
 import type { LookupCounters, LookupRequest } from './contract.js';
-import type { GateConnection } from './connection.js';
-import type { RefusalCounter } from './refusals.js';
+import type { LinkParts } from './link-parts.js';
 import type { Logger } from '../base/log.js';
 
 export interface LookupOptions {
@@ -40,11 +37,7 @@ export class MqttLookup implements LookupPort {
   readonly stats: LookupCounters = { requests: 0, answered: 0, timeouts: 0, offline: 0, cached: 0, ignored: 0 };
 
   constructor(
-    private readonly store: GateStore,
-    private readonly clock: Clock,
-    private readonly topics: GateTopics,
-    private readonly conn: Pick<GateConnection, 'send' | 'connected'>,
-    private readonly refusals: RefusalCounter,
+    private readonly link: LinkParts,
     private readonly log: Logger,
     options: LookupOptions = {},
   ) {
@@ -54,7 +47,7 @@ export class MqttLookup implements LookupPort {
 
   lookup(holder: string, timeoutMs: number): Promise<LookupAnswer | null> {
     this.prune();
-    if (!this.conn.connected) {
+    if (!this.link.conn.connected) {
       // Nobody to ask: do not make the commuter wait for the timeout.
       this.stats.offline++;
       return Promise.resolve(null);
@@ -62,7 +55,7 @@ export class MqttLookup implements LookupPort {
     const id = randomUUID();
     this.stats.requests++;
     return new Promise<LookupAnswer | null>((resolve) => {
-      const entry: Outstanding = { holder, sentMonoMs: this.clock.monoMs(), settle: resolve, timer: null };
+      const entry: Outstanding = { holder, sentMonoMs: this.link.clock.monoMs(), settle: resolve, timer: null };
       entry.timer = setTimeout(() => {
         if (!entry.settle) return;
         entry.settle = null;
@@ -72,10 +65,10 @@ export class MqttLookup implements LookupPort {
       }, timeoutMs);
       this.outstanding.set(id, entry);
       const req: LookupRequest = { id, holder };
-      this.conn
+      this.link.conn
         .send('lookup/req', req, {
           qos: 1,
-          properties: { responseTopic: this.topics.lookupRes, correlationData: Buffer.from(id, 'utf8') },
+          properties: { responseTopic: this.link.topics.lookupRes, correlationData: Buffer.from(id, 'utf8') },
         })
         .catch((e: Error) => {
           this.log.debug({ err: e.message }, 'look-up request not published');
@@ -92,14 +85,14 @@ export class MqttLookup implements LookupPort {
   answer(text: string): void {
     let reply;
     try {
-      const r = ingestEnvelope(text, this.store, this.clock, 'passgate-lookup+json');
+      const r = ingestEnvelope(text, this.link.store, this.link.clock, 'passgate-lookup+json');
       if (r.typ !== 'passgate-lookup+json') return;
       reply = r.reply;
     } catch (e) {
       const code = isPassgateError(e) ? e.code : 'INTERNAL';
       this.stats.ignored++;
       this.log.warn({ code, detail: (e as Error).message }, 'look-up answer refused');
-      this.refusals.add({ code, topic: this.topics.lookupRes, atMs: this.clock.nowMs(), detail: (e as Error).message });
+      this.link.refusals.add({ code, topic: this.link.topics.lookupRes, atMs: this.link.clock.nowMs(), detail: (e as Error).message });
       return;
     }
     const req = this.outstanding.get(reply.id);
@@ -107,7 +100,7 @@ export class MqttLookup implements LookupPort {
       // Signed, but not an answer to anything asked here (replayed, or for another request).
       this.stats.ignored++;
       this.log.warn({ id: reply.id }, 'look-up answer matches no request; ignored');
-      this.refusals.add({ code: 'UNMATCHED_ANSWER', topic: this.topics.lookupRes, atMs: this.clock.nowMs(), detail: reply.id });
+      this.link.refusals.add({ code: 'UNMATCHED_ANSWER', topic: this.link.topics.lookupRes, atMs: this.link.clock.nowMs(), detail: reply.id });
       return;
     }
     this.outstanding.delete(reply.id);
@@ -115,8 +108,8 @@ export class MqttLookup implements LookupPort {
     this.stats.answered++;
     if (reply.s !== null) {
       try {
-        const until = Math.floor(this.clock.nowMs() / 1000) + this.cacheSeconds;
-        if (this.store.cacheHolder(reply.holder, reply.s, reply.at, until)) this.stats.cached++;
+        const until = Math.floor(this.link.clock.nowMs() / 1000) + this.cacheSeconds;
+        if (this.link.store.cacheHolder(reply.holder, reply.s, reply.at, until)) this.stats.cached++;
       } catch (e) {
         this.log.error({ err: e }, 'could not cache a look-up answer');
       }
@@ -128,7 +121,7 @@ export class MqttLookup implements LookupPort {
 
   /** Outstanding requests are kept past their timeout (for late answers), then forgotten. */
   private prune(): void {
-    const now = this.clock.monoMs();
+    const now = this.link.clock.monoMs();
     for (const [id, o] of this.outstanding) if (!o.settle && now - o.sentMonoMs > this.lateAnswerMs) this.outstanding.delete(id);
   }
 
