@@ -55,6 +55,11 @@ function obj(description: string, properties: Record<string, Schema>, required: 
   return { type: 'object', description, additionalProperties: false, properties, required, ...extra };
 }
 
+/** One `oneOf` branch of a device chosen by `type`: the `type` tag, then the branch's own options. */
+function variant(type: string, description: string, properties: Record<string, Schema> = {}, required: string[] = []): Schema {
+  return obj(description, { type: { const: type, description: `\`${type}\`. Required.` }, ...properties }, ['type', ...required]);
+}
+
 const BAUD = (dflt: number) => int(50, 4_000_000, dflt, 'baud', 'Serial speed (ignored by USB CDC-ACM devices).');
 const LINE_MAX = 1023;
 const gpioLine = (text: string) => int(0, LINE_MAX, undefined, '', `${text} GPIO line offset on the chip (BCM number on a Raspberry Pi header).`);
@@ -121,32 +126,28 @@ export const CONFIG_SCHEMA: Schema = {
         type: 'object',
         discriminator: { propertyName: 'type' },
         oneOf: [
-          obj(
+          variant(
+            'serial',
             'A scanner on a UART or USB CDC-ACM/VCP port, one code per line (PROTOCOL.md §9).',
             {
-              type: { const: 'serial', description: '`serial`. Required.' },
               path: path('Device path; prefer a stable udev link (/dev/qrscanner, /dev/serial/by-path/…).'),
               baud: BAUD(115_200),
               aimQrOnly: bool(false, 'Accept only codes whose AIM symbology identifier says QR (`]Q…`); other symbologies are refused as unreadable.'),
             },
-            ['type', 'path'],
+            ['path'],
           ),
-          obj(
+          variant(
+            'hid',
             'A USB HID scanner (hidraw): HID-POS (usage page 0x8C) or keyboard emulation.',
             {
-              type: { const: 'hid', description: '`hid`. Required.' },
               vendorId: hex4('USB vendor id, four hex digits as lsusb prints them (`0c2e`).'),
               productId: hex4('USB product id, four hex digits (`0b61`).'),
               mode: oneOfValues(['pos', 'keyboard'], 'pos', '`pos`: HID-POS reports (preferred); `keyboard`: boot-keyboard reports (a keyboard wedge).'),
               layout: oneOfValues(['us', 'de', 'fr'], 'us', 'Keyboard layout the scanner emulates (`keyboard` mode only).'),
             },
-            ['type', 'vendorId', 'productId'],
+            ['vendorId', 'productId'],
           ),
-          obj(
-            'A simulated scanner (demo, bench): codes are injected in-process.',
-            { type: { const: 'simulated', description: '`simulated`. Required.' } },
-            ['type'],
-          ),
+          variant('simulated', 'A simulated scanner (demo, bench): codes are injected in-process.'),
         ],
       },
     },
@@ -155,17 +156,17 @@ export const CONFIG_SCHEMA: Schema = {
       description: 'The resident ID card reader (GA/T 467 SAM, `serial`) or its `simulated` twin. Optional: no reader when absent.',
       discriminator: { propertyName: 'type' },
       oneOf: [
-        obj(
+        variant(
+          'serial',
           'A GA/T 467 SAM reader on a serial port (115200 8N1 by default).',
           {
-            type: { const: 'serial', description: '`serial`. Required.' },
             path: path('Device path; prefer the udev link by USB topology (/dev/idreader): CH340/PL2303 adapters have no serial number.'),
             baud: int(9600, 921_600, 115_200, 'baud', 'Serial speed of the SAM module (115200 by default; some run 57600, 38400, 19200 or 9600).'),
             pollMs: int(50, 5000, 250, 'ms', 'How often the reader is asked for a card.'),
           },
-          ['type', 'path'],
+          ['path'],
         ),
-        obj('A simulated ID reader.', { type: { const: 'simulated', description: '`simulated`. Required.' } }, ['type']),
+        variant('simulated', 'A simulated ID reader.'),
       ],
     },
     camera: {
@@ -173,10 +174,10 @@ export const CONFIG_SCHEMA: Schema = {
       description: 'A camera whose frames are searched for QR codes: frames from a `command` (MJPEG on stdout) or from image `files`. Optional: no camera when absent.',
       discriminator: { propertyName: 'type' },
       oneOf: [
-        obj(
+        variant(
+          'command',
           'Frames from a capture command that writes MJPEG to stdout, restarted with backoff when it exits.',
           {
-            type: { const: 'command', description: '`command`. Required.' },
             command: {
               type: 'array',
               minItems: 1,
@@ -186,12 +187,12 @@ export const CONFIG_SCHEMA: Schema = {
             },
             repeatGapMs: int(0, 60_000, 1500, 'ms', 'The same code seen again within this long is the same presentation.'),
           },
-          ['type', 'command'],
+          ['command'],
         ),
-        obj(
+        variant(
+          'files',
           'Frames from image files (a test rig, the demo).',
           {
-            type: { const: 'files', description: '`files`. Required.' },
             files: {
               type: 'array',
               minItems: 1,
@@ -203,7 +204,7 @@ export const CONFIG_SCHEMA: Schema = {
             loop: bool(true, 'Start over after the last file.'),
             repeatGapMs: int(0, 60_000, 1500, 'ms', 'The same code seen again within this long is the same presentation.'),
           },
-          ['type', 'files'],
+          ['files'],
         ),
       ],
     },

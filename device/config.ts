@@ -252,13 +252,17 @@ function jsonWhere(text: string, message: string): string {
 
 function crossChecks(c: Config): string[] {
   const problems: string[] = [];
-  const lines = new Map<number, string>();
-  const claim = (line: number | undefined, at: string) => {
-    if (line === undefined) return;
-    const other = lines.get(line);
-    if (other) problems.push(`config: ${at} ${line} is already used by ${other}`);
-    else lines.set(line, at);
+  /** Each GPIO line and each device path has one user: a second one is a problem naming the first. */
+  const usedOnce = <K extends number | string>() => {
+    const users = new Map<K, string>();
+    return (value: K | undefined, at: string) => {
+      if (value === undefined) return;
+      const other = users.get(value);
+      if (other) problems.push(`config: ${at} ${value} is already used by ${other}`);
+      else users.set(value, at);
+    };
   };
+  const claim = usedOnce<number>();
   const g = c.gpio;
   claim(g.relay.line, '/gpio/relay/line');
   claim(g.passage?.line, '/gpio/passage/line');
@@ -266,13 +270,7 @@ function crossChecks(c: Config): string[] {
   for (const colour of ['green', 'red', 'amber'] as const) claim(g.leds?.[colour]?.line, `/gpio/leds/${colour}/line`);
   claim(g.buzzer?.line, '/gpio/buzzer/line');
 
-  const paths = new Map<string, string>();
-  const device = (p: string | undefined, at: string) => {
-    if (p === undefined) return;
-    const other = paths.get(p);
-    if (other) problems.push(`config: ${at} ${p} is already used by ${other}`);
-    else paths.set(p, at);
-  };
+  const device = usedOnce<string>();
   c.scanners.forEach((s, i) => device(s.type === 'serial' ? s.path : undefined, `/scanners/${i}/path`));
   device(c.idReader?.type === 'serial' ? c.idReader.path : undefined, '/idReader/path');
 
