@@ -218,15 +218,28 @@ const umount = (dir: string) => {
   }
 };
 
+/** A fault gate whose data directory is copied onto a fresh tmpfs of `size` at `<root>/<name>`, or why no tmpfs can be mounted here. */
+async function gateOnTmpfs(name: string, size: string): Promise<{ g: FaultGate; mnt: string } | { skip: string }> {
+  const g = await makeFaultGate();
+  gates.push(g);
+  const mnt = join(g.root, name);
+  const why = tmpfs(mnt, size);
+  if (why) return { skip: why };
+  try {
+    for (const f of readdirSync(g.dataDir)) copyFileSync(join(g.dataDir, f), join(mnt, f));
+  } catch (e) {
+    umount(mnt);
+    throw e;
+  }
+  return { g, mnt };
+}
+
 describe('defect 14: read-only directory and full disk', () => {
   it('defect 14: a read-only data directory: --check says so, the service exits 74 with one line', { timeout: 60_000 }, async (ctx) => {
-    const g = await makeFaultGate();
-    gates.push(g);
-    const mnt = join(g.root, 'ro');
-    const why = tmpfs(mnt, '16m');
-    if (why) return ctx.skip(why);
+    const on = await gateOnTmpfs('ro', '16m');
+    if ('skip' in on) return ctx.skip(on.skip);
+    const { g, mnt } = on;
     try {
-      for (const f of readdirSync(g.dataDir)) copyFileSync(join(g.dataDir, f), join(mnt, f));
       execFileSync('mount', ['-o', 'remount,ro', mnt]);
       const config = JSON.parse((await import('node:fs')).readFileSync(g.configFile, 'utf8'));
       writeFileSync(g.configFile, JSON.stringify({ ...config, dataDir: mnt }));
@@ -247,13 +260,10 @@ describe('defect 14: read-only directory and full disk', () => {
   });
 
   it('defect 14: on a full disk verify prints a decision (dry run: the real one; otherwise not opened), and recovers when space returns', { timeout: 60_000 }, async (ctx) => {
-    const g = await makeFaultGate();
-    gates.push(g);
-    const mnt = join(g.root, 'full');
-    const why = tmpfs(mnt, '2m');
-    if (why) return ctx.skip(why);
+    const on = await gateOnTmpfs('full', '2m');
+    if ('skip' in on) return ctx.skip(on.skip);
+    const { g, mnt } = on;
     try {
-      for (const f of readdirSync(g.dataDir)) copyFileSync(join(g.dataDir, f), join(mnt, f));
       const filler = join(mnt, 'filler');
       const fd = openSync(filler, 'w');
       try {
