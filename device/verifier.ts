@@ -28,8 +28,19 @@ export interface Verdict {
 }
 
 
+export interface VerifierOptions {
+  /**
+   * Build the SM2 keys' tables after each load, one per event-loop turn, so that a decision can run
+   * between two builds (default true). A one-shot command passes false: it would pay for tables it
+   * never uses.
+   */
+  backgroundTables?: boolean;
+}
+
 export class Verifier {
   private trust: Trust | null = null;
+  /** Bumped by every reload: the table builds of a trust reloaded since stop. */
+  private tableRun = 0;
   private policy!: Policy;
   private readonly modes: ModeOverrides;
   /** The tail of the decision queue: each decision starts when the one before it has committed. */
@@ -42,6 +53,7 @@ export class Verifier {
     private readonly log: Logger = SILENT,
     /** Where decisions are recorded; the composition root passes the gate's one recorder (on the bus). */
     private readonly recorder: EventRecorder = new EventRecorder(store, clock),
+    private readonly options: VerifierOptions = {},
   ) {
     this.modes = new ModeOverrides(store, clock);
     this.reload();
@@ -51,6 +63,27 @@ export class Verifier {
   reload(): void {
     this.trust = loadTrust(this.store);
     this.policy = loadPolicy(this.store);
+    if (this.options.backgroundTables !== false) this.buildTablesInBackground();
+  }
+
+  /**
+   * Runs the trust's pending table builds one per `setImmediate` turn (each blocks for tens of
+   * milliseconds), never inside a decision; unref'd, so they hold no process open.
+   */
+  private buildTablesInBackground(): void {
+    const run = ++this.tableRun;
+    const steps = this.trust?.pendingTables() ?? [];
+    const next = (): void => {
+      const step = steps.shift();
+      if (run !== this.tableRun || !step) return;
+      try {
+        step();
+      } catch (e) {
+        this.log.error({ err: e }, 'could not build an SM2 verification table (its key verifies without one)');
+      }
+      setImmediate(next).unref();
+    };
+    if (steps.length > 0) setImmediate(next).unref();
   }
 
   currentPolicy(): Policy {

@@ -119,7 +119,8 @@ program
     // A dry run writes nothing, so it opens the store read-only: it decides on a full disk or a read-only directory too.
     await withStoreAsync(o.dataDir, async (store) => {
       if (!store.identity()) fail('NOT_INITIALISED', 'run passgate init first');
-      const verifier = new Verifier(store, clock);
+      // One-shot: SM2 keys verify without their tables rather than build tables for codes never shown.
+      const verifier = new Verifier(store, clock, undefined, undefined, undefined, { backgroundTables: false });
       const one = async (t: string) => printVerdict(await verifier.verify(presentedOf(o.input, t), { dryRun: !!o.dryRun }));
       if (text !== '-') return one(text);
       for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) await one(line.replace(/\r$/, ''));

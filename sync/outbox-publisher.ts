@@ -2,8 +2,12 @@
  * Publishes the outbox (§7): events in `seq` order, in batches on `R/events` (QoS 1), with a bounded
  * number of batches awaiting the backend's ack. A row leaves the store only when a retained
  * `R/events/ack {"upTo"}` covers it: PUBACK just means the broker has the message, the ack means the
- * backend stored it. After a reconnect, or when acks stop coming, publishing restarts from the first
- * unacked seq; the backend de-duplicates on (gate, seq).
+ * backend stored it. After a reconnect, or when acks stop coming, publishing restarts after the
+ * highest seq acked; the backend de-duplicates on (gate, seq).
+ *
+ * An ack moves the window at once, but the rows it covers are deleted at most every ACK_DELETE_MS
+ * (one durable DELETE for many acks): under a burst the backend acks every round trip, and an fsync
+ * per ack halved the decisions a gate could record.
  *
  * Bounded retention: beyond `maxEvents` rows the oldest are dropped and a `system` event naming the
  * dropped range is recorded in the same transaction (GateStore.trimOutbox), so the loss is reported,
@@ -27,7 +31,7 @@ export interface OutboxOptions {
   batchSize?: number;
   /** Batches published but not yet covered by an ack, [1…64], default 8. */
   maxBatchesInFlight?: number;
-  /** Without ack progress for this long, resend from the first unacked seq. [1000…600000], default 15000 ms. */
+  /** Without ack progress for this long, resend after the highest seq acked. [1000…600000], default 15000 ms. */
   ackTimeoutMs?: number;
   /** Bounded retention: most events kept, [100…100000000], default 1,000,000. */
   maxEvents?: number;
@@ -37,6 +41,9 @@ export interface OutboxOptions {
 
 /** Longest a recorded event waits for the batch ahead of it to be acked before it is sent anyway. */
 const KICK_GATHER_MS = 5;
+
+/** Longest acked rows stay in the store before their (fsynced) deletion. */
+const ACK_DELETE_MS = 200;
 
 interface InFlight {
   first: number;
@@ -51,10 +58,13 @@ export class OutboxPublisher {
   private readonly pollMs: number;
   private online = false;
   private session = 0;
-  /** Highest seq published on this connection (resending starts over from the first row). */
+  /** Highest seq published on this connection (resending starts over after `ackedUpTo`). */
   private sentUpTo = 0;
   private inFlight: InFlight[] = [];
   private ackedUpTo = 0;
+  /** Highest ack whose rows are still to be deleted (0: none), and the timer that deletes them. */
+  private deleteUpTo = 0;
+  private deleteTimer: NodeJS.Timeout | null = null;
   private lastProgressMs = 0;
   /** ackTimeoutMs, doubled after each resend without progress (up to 16×), back to 1× on progress. */
   private resendAfterMs: number;
@@ -90,13 +100,15 @@ export class OutboxPublisher {
     this.timer.unref?.();
   }
 
+  /** Deletes what the acks so far cover, so a clean stop leaves nothing acked in the store. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.online = false;
+    this.deleteAcked();
   }
 
-  /** A new connection: resend from the first unacked seq. */
+  /** A new connection: resend everything after the highest seq acked. */
   connected(session: number): void {
     this.online = true;
     this.session = session;
@@ -144,13 +156,37 @@ export class OutboxPublisher {
       this.resendAfterMs = this.ackTimeoutMs;
     }
     this.ackedUpTo = Math.max(this.ackedUpTo, upTo);
-    const removed = this.store.ackUpTo(upTo);
     this.stats.acks++;
     this.inFlight = this.inFlight.filter((b) => b.last > upTo);
+    // The deletion waits for the timer; publishing does not. A crash before it runs leaves acked rows
+    // in the store: the next run sends them again and the backend, which de-duplicates on
+    // (gate, seq), sees a few events it already stored. Only seqs an ack covered are ever deleted.
+    this.deleteUpTo = Math.max(this.deleteUpTo, upTo);
+    if (!this.timer) this.deleteAcked(); // stopped (or not started): no timer would flush it
+    else if (!this.deleteTimer) {
+      this.deleteTimer = setTimeout(() => this.deleteAcked(), ACK_DELETE_MS);
+      this.deleteTimer.unref?.();
+    }
     // Every ack changes R/status (the counters, ackedUpTo), also one that deleted nothing.
-    this.log.debug({ upTo, removed }, 'events acked');
     this.onChange();
     this.pump();
+  }
+
+  /** Deletes the rows covered by the acks received since the last deletion. */
+  private deleteAcked(): void {
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    this.deleteTimer = null;
+    const upTo = this.deleteUpTo;
+    if (upTo === 0) return;
+    this.deleteUpTo = 0;
+    try {
+      const removed = this.store.ackUpTo(upTo);
+      this.log.debug({ upTo, removed }, 'events acked');
+    } catch (e) {
+      // Kept for the next ack, tick or stop; the rows are not sent again meanwhile (the window starts after ackedUpTo).
+      this.deleteUpTo = Math.max(this.deleteUpTo, upTo);
+      this.log.error({ err: e, upTo }, 'acked events not deleted');
+    }
   }
 
   /** An ack was refused (forged, for another gate, beyond the last seq): it deleted nothing. */
@@ -167,6 +203,7 @@ export class OutboxPublisher {
   private tick(): void {
     const now = this.clock.monoMs();
     if (now >= this.retentionDue) {
+      this.deleteAcked(); // retention must not count acked rows as dropped
       this.retentionDue = now + Math.max(this.pollMs, 5000);
       this.enforceRetention();
     }
@@ -174,7 +211,7 @@ export class OutboxPublisher {
       // Lost on the way (a broker restart, a backend that dropped its session): send the window
       // again. Backing off keeps a long backend outage from piling resends up at the broker.
       this.stats.resends++;
-      this.log.warn({ ackedUpTo: this.ackedUpTo, sentUpTo: this.sentUpTo, waitedMs: this.resendAfterMs }, 'no events ack in time; resending from the first unacked seq');
+      this.log.warn({ ackedUpTo: this.ackedUpTo, sentUpTo: this.sentUpTo, waitedMs: this.resendAfterMs }, 'no events ack in time; resending after the highest seq acked');
       this.resendAfterMs = Math.min(this.resendAfterMs * 2, this.ackTimeoutMs * 16);
       this.resetWindow();
     }
@@ -182,7 +219,8 @@ export class OutboxPublisher {
   }
 
   private resetWindow(): void {
-    this.sentUpTo = 0; // pendingEvents(0) starts at the first row still held, i.e. the first unacked
+    // Not from the first row held: rows acked but not yet deleted (ACK_DELETE_MS) need no resend.
+    this.sentUpTo = this.ackedUpTo;
     this.inFlight = [];
     this.lastProgressMs = this.clock.monoMs();
   }

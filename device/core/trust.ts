@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Alg, Format } from './types.js';
 import { compileSchema } from './schema.js';
 import { b64uDecode } from './b64u.js';
-import { kidOf, spkiAlg, verifierFor, type VerifyFn } from './crypto/keys.js';
+import { kidOf, pendingTableBuilds, spkiAlg, verifierFor, type KeyVerifier, type VerifyFn } from './crypto/keys.js';
 
 /** §1: at most this many keys share one kid within one format (or one signer role). */
 export const MAX_KEYS_PER_KID = 4;
@@ -55,7 +55,13 @@ export interface Trust {
   /** Keys left out of the bundle as applied, with why (§1: reported in status and logged). */
   skipped: readonly SkippedKey[];
   /** Verify functions by key material, for the next bundle to reuse (SM2 tables are costly to build). */
-  verifiers: ReadonlyMap<string, VerifyFn>;
+  verifiers: ReadonlyMap<string, KeyVerifier>;
+  /**
+   * The SM2 table builds still to do, one table per step: compiling builds none (16 keys would block
+   * start-up for most of a second). A long-running verifier runs them one per event-loop turn; a
+   * one-shot command never does. Until its table is built a key verifies the slower textbook way.
+   */
+  pendingTables(): (() => void)[];
 }
 
 /** A key of the bundle that the gate does not use. */
@@ -130,12 +136,12 @@ export function parseTrustBundle(payload: unknown): TrustBundle {
 export function compileTrust(bundle: TrustBundle, previous: Trust | null = null): Trust {
   const keysByKid = new Map<string, TrustedKey[]>();
   const skipped: SkippedKey[] = [];
-  const verifiers = new Map<string, VerifyFn>();
-  const verifierOf = (material: string, make: () => VerifyFn): VerifyFn => {
-    let fn = verifiers.get(material) ?? previous?.verifiers.get(material);
-    fn ??= make();
-    verifiers.set(material, fn);
-    return fn;
+  const verifiers = new Map<string, KeyVerifier>();
+  const verifierOf = (material: string, make: () => KeyVerifier): VerifyFn => {
+    let kv = verifiers.get(material) ?? previous?.verifiers.get(material);
+    kv ??= make();
+    verifiers.set(material, kv);
+    return kv.verify;
   };
   // Keys named so far per kid and format (or signer role), usable or not: the cap comes before the
   // work of loading a key, so a bundle naming one kid thousands of times costs nothing either.
@@ -185,6 +191,7 @@ export function compileTrust(bundle: TrustBundle, previous: Trust | null = null)
     holderKey: b64uDecode(bundle.holderKey)!,
     skipped,
     verifiers,
+    pendingTables: () => pendingTableBuilds(verifiers.values()),
   };
 }
 
@@ -193,7 +200,7 @@ function loadKey(
   entry: KeyEntry,
   issuer: string | null,
   formats: readonly Format[],
-  verifierOf: (material: string, make: () => VerifyFn) => VerifyFn,
+  verifierOf: (material: string, make: () => KeyVerifier) => VerifyFn,
 ): TrustedKey {
   const base = {
     issuer,
@@ -238,7 +245,7 @@ export function rootKey(spki: Uint8Array): TrustedKey {
     notBefore: null,
     notAfter: null,
     extKeyUsage: [],
-    verify: verifierFor(alg, spki),
+    verify: verifierFor(alg, spki).verify, // a root checks a few envelopes: no table
   };
 }
 

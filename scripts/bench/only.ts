@@ -9,7 +9,7 @@ import { startMosquitto } from '../backend/mosquitto.js';
 import { benchConsole } from './console.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
-  'max-latency': () => benchMaxLatency({ decisions: Number(process.env.BENCH_DECISIONS ?? 10_000) }),
+  'max-latency': () => benchMaxLatency({ decisions: Number(process.env.BENCH_DECISIONS ?? 10_000), turns: process.env.BENCH_TURNS === '1' }),
   'kid-flood': async () => benchKidFlood(Number(process.env.BENCH_COPIES ?? 9_997)),
   uplink: async () => {
     const broker = await startMosquitto();

@@ -46,24 +46,24 @@ describe('outbox', () => {
     const issuer = fed.issuer('CN-330000');
     const codes = Array.from({ length: 5000 }, () => issueHp1(issuer, { iss: 'CN-330000', iat: now - 60, exp: now + 3600, status: 1, kind: 'dynamic' }).text);
     const seqs: number[] = [];
-    let outageStarted = 0;
-    let outage: Promise<void> | null = null;
+    let thirtySeconds: Promise<void> | null = null;
     for (let i = 0; i < codes.length; i++) {
       const v = await g.verifier.verify({ input: 'qr', text: codes[i]! });
       expect(v.seq).not.toBeNull();
       seqs.push(v.seq!);
       if (i === 1000) {
-        // A fifth of the burst is out; the broker goes away for 30 s while the rest keeps coming.
-        outageStarted = Date.now();
+        // A fifth of the burst is out; the broker goes away while the rest keeps coming.
         await broker.stop();
-        outage = sleep(30_000).then(() => broker.start());
+        thirtySeconds = sleep(30_000);
       }
-      if (i % 50 === 49) await sleep(40); // ≈ 1,000 decisions/s: the burst ends inside the outage
+      if (i % 50 === 49) await sleep(40); // ≈ 1,000 decisions/s
     }
+    // The broker comes back only once the burst is over and 30 s have passed: the rest of the burst
+    // was decided during the outage by construction, however slow the machine.
     const decidedDuringOutage = codes.length - 1001;
-    expect(Date.now() - outageStarted).toBeLessThan(30_000); // the burst really straddled the outage
     expect(backend.storedCount('burst')).toBeLessThan(5000);
-    await outage;
+    await thirtySeconds;
+    await broker.start();
 
     await waitFor(() => backend.cursor('burst').upTo >= seqs[seqs.length - 1]!, { what: 'the backend to ack every event', timeoutMs: 60_000, intervalMs: 100 });
     const stored = backend.storedSeqs('burst');

@@ -13,9 +13,26 @@ import { createHash, createPublicKey, verify as nodeVerify, constants, type KeyO
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import type { Alg } from '../types.js';
-import { sm2Precompute, sm2PublicKeyFromSpki, sm2Verify } from './sm2.js';
+import { sm2BaseTableBuilt, sm2HasTable, sm2Precompute, sm2PrecomputeBase, sm2PublicKeyFromSpki, sm2Verify, sm2Warm, type Sm2PublicKey } from './sm2.js';
 
 export type VerifyFn = (data: Uint8Array, signature: Uint8Array) => boolean;
+
+/** A key's verify function, and for SM2 the key whose table would make it faster. */
+export interface KeyVerifier {
+  verify: VerifyFn;
+  sm2: Sm2PublicKey | null;
+}
+
+/**
+ * The SM2 table builds these keys still wait for, one table per step (G's first): the caller
+ * schedules them, so that compiling trust stays cheap and no verification builds a table.
+ */
+export function pendingTableBuilds(verifiers: Iterable<KeyVerifier>): (() => void)[] {
+  const steps: (() => void)[] = [];
+  for (const { sm2 } of verifiers) if (sm2 && !sm2HasTable(sm2)) steps.push(() => sm2Precompute(sm2));
+  if (steps.length > 0 && !sm2BaseTableBuilt()) steps.unshift(sm2PrecomputeBase);
+  return steps;
+}
 
 /** `kid` of a key or certificate: hex of the first 8 bytes of SHA-256 over its DER (§ notation). */
 export function kidOf(der: Uint8Array): string {
@@ -27,22 +44,23 @@ export class KeyRefused extends Error {}
 
 /**
  * Throws KeyRefused when the SPKI does not hold a usable key of the kind `alg` names: a key serves
- * one algorithm only. SM2 keys get their verification tables here, when trust is compiled, so no
- * decision pays for them (PROTOCOL §1; a table costs tens of milliseconds).
+ * one algorithm only. An SM2 key comes without its table (`pendingTableBuilds`: tens of
+ * milliseconds each, for the caller to schedule); the SM2 arithmetic is warmed here, once per
+ * process, so that a decision before its key's table is built stays a few milliseconds.
  */
-export function verifierFor(alg: Alg, spki: Uint8Array): VerifyFn {
+export function verifierFor(alg: Alg, spki: Uint8Array): KeyVerifier {
   if (alg === 'SM2SM3') {
-    let key;
+    let key: Sm2PublicKey;
     try {
       key = sm2PublicKeyFromSpki(spki);
     } catch (e) {
       throw new KeyRefused((e as Error).message);
     }
-    sm2Precompute(key);
-    return (data, sig) => sig.length === 64 && sm2Verify(key, data, sig);
+    sm2Warm();
+    return { verify: (data, sig) => sig.length === 64 && sm2Verify(key, data, sig), sm2: key };
   }
   checkSpki(alg, spki);
-  return nodeVerifier(alg, createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }));
+  return { verify: nodeVerifier(alg, createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })), sm2: null };
 }
 
 function nodeVerifier(alg: Exclude<Alg, 'SM2SM3'>, key: KeyObject): VerifyFn {

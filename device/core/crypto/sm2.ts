@@ -4,8 +4,10 @@
  *
  * Curve arithmetic is @noble/curves; verification adds a fast path of its own because gates verify
  * the same few issuer keys all day: fixed-base tables in affine form for G and for each trusted key
- * (built when trust is compiled, `sm2Precompute`), walked with mixed Jacobian additions, which cost
- * about half of noble's complete projective ones.
+ * (`sm2Precompute`), walked with mixed Jacobian additions, which cost about half of noble's complete
+ * projective ones. A table costs tens of milliseconds, so it is never built inside a verification:
+ * the caller schedules the builds (one per event-loop turn in the service, none in a one-shot
+ * command) and a key without its table verifies the textbook way until then.
  * Verification only touches public data, so variable time is fine there; signing uses noble's
  * constant-time multiply.
  */
@@ -77,12 +79,40 @@ class Key implements Sm2PublicKey {
 
 /**
  * Builds the key's fixed-base table (and G's, once per process), so that its verifications take the
- * fast path from the first. Called when trust is compiled; idempotent.
+ * fast path. Idempotent; the caller decides when (it blocks for tens of milliseconds per table).
  */
 export function sm2Precompute(key: Sm2PublicKey): void {
   if (!(key instanceof Key)) throw new TypeError('sm2Precompute needs a key from sm2PublicKeyFromSpki/FromPoint');
   baseTable();
   key.table ??= buildTable(key.P, KEY_WINDOW);
+}
+
+/** G's table alone (once per process), so that a caller can build one table per step. */
+export function sm2PrecomputeBase(): void {
+  baseTable();
+}
+
+export function sm2BaseTableBuilt(): boolean {
+  return G_TABLE !== undefined;
+}
+
+/** The key verifies by its table (and G's), not the textbook way. */
+export function sm2HasTable(key: Sm2PublicKey): boolean {
+  return key instanceof Key && key.table !== undefined;
+}
+
+let warmed = false;
+/**
+ * Runs the textbook verification a few times over G as the key (the result is false and does not
+ * matter), once per process: the first verifications of a cold process cost several times a warm
+ * one while the engine compiles the BigInt arithmetic, and that should not fall on a decision.
+ */
+export function sm2Warm(): void {
+  if (warmed) return;
+  warmed = true;
+  const key = new Key(Point.BASE.toBytes(false), Point.BASE);
+  const message = Uint8Array.of(0);
+  for (let i = 1; i <= 3; i++) sm2Verify(key, message, new Uint8Array(64).fill(i));
 }
 
 let tablesBuilt = 0;
@@ -118,11 +148,11 @@ export function sm2Verify(key: Sm2PublicKey, message: Uint8Array, signature: Uin
   if (t === 0n) return false;
   const e = digest(id === undefined ? key.za : userHash(key.point, id), message);
   const table = key.table;
-  if (table === undefined) {
+  if (table === undefined || G_TABLE === undefined) {
     const R = Point.BASE.mulAddUnsafe(s, key.P, t); // the textbook way, for keys without a table
     return !R.is0() && (e + R.x) % n === r;
   }
-  const sum = walk(table, t, walk(baseTable(), s, null));
+  const sum = walk(table, t, walk(G_TABLE, s, null));
   if (sum === null) return false; // s·G + t·P_A at infinity has no x1
   // (e + x1) mod n = r  ⇔  x1 ∈ {c, c + n} with c = (r − e) mod n, as x1 < p < 2n. Comparing
   // X with c·Z² for each candidate saves the inversion that the affine x1 would need.

@@ -1,12 +1,14 @@
 /**
  * Trust-bundle keys are checked at ingest (PROTOCOL §1, revision 2): keys a verifier must not use are
  * left out of the bundle as applied and reported (ingest result, status), the rest applies; at most
- * four keys share a kid within a format; SM2 tables are built then, not inside a decision.
+ * four keys share a kid within a format; SM2 tables are built by a step the caller schedules (the
+ * verifier: one per event-loop turn), never when trust is compiled nor inside a decision.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { makeGate, sharedFederation, T0, type TestGate } from '../../helpers/gate.js';
+import { waitFor } from '../../helpers/wait.js';
 import { generateKey, issueHp1, keyEntry, signEnvelope, trustBundle, type IssuerSpec, type SigningKey } from '../../../scripts/lib/issuer.js';
 import { compileTrust, parseTrustBundle, type KeyEntry, type Trust } from '../../../device/core/trust.js';
 import { ed25519Problem, kidOf } from '../../../device/core/crypto/keys.js';
@@ -167,22 +169,52 @@ describe('defect 2: trust-bundle keys are checked at ingest (§1)', () => {
   });
 });
 
-describe('defect 16: SM2 tables are built when trust is compiled', () => {
-  it('defect 16: the first decisions with every SM2 key build no table inside the decision', async () => {
-    gate = await makeGate();
-    const fed = gate.fed;
-    const sm2Keys = Array.from({ length: 3 }, () => generateKey('SM2SM3').key);
-    const issuers: IssuerSpec[] = sm2Keys.map((key, i) => ({ id: `CN-44000${i}`, name: 'x', keys: [keyEntry(key)] }));
-    const before = sm2TablesBuilt();
-    gate.ingest(signEnvelope(fed.root, 'passgate-trust+json', trustWith(issuers, fed)));
-    expect(sm2TablesBuilt() - before).toBe(3);
-    const built = sm2TablesBuilt();
-    for (let i = 0; i < 40; i++) {
-      const key = sm2Keys[i % 3]!;
-      const { text } = issueHp1(key, { iss: `CN-44000${i % 3}`, iat: T0 - 60, exp: T0 + 540, status: 1, kind: 'dynamic' });
-      const out = evaluate({ input: 'qr', text }, { ...gate.verifier.context(), passback: { lastOpenedMs: () => undefined } });
+describe('defect 16: SM2 tables are built by a scheduled step, never inside a decision', () => {
+  const sm2Trust = (fed: Federation, n: number) => {
+    const keys = Array.from({ length: n }, () => generateKey('SM2SM3').key);
+    const issuers: IssuerSpec[] = keys.map((key, i) => ({ id: `CN-44000${i}`, name: 'x', keys: [keyEntry(key)] }));
+    return { keys, envelope: signEnvelope(fed.root, 'passgate-trust+json', trustWith(issuers, fed)) };
+  };
+  const decideAll = (keys: SigningKey[], times: number) => {
+    for (let i = 0; i < times; i++) {
+      const { text } = issueHp1(keys[i % keys.length]!, { iss: `CN-44000${i % keys.length}`, iat: T0 - 60, exp: T0 + 540, status: 1, kind: 'dynamic' });
+      const out = evaluate({ input: 'qr', text }, { ...gate!.verifier.context(), passback: { lastOpenedMs: () => undefined } });
       expect(out.kind === 'decided' && out.decision.result).toBe('open');
     }
+  };
+
+  it('defect 16: compiling trust builds no table; decisions before and after the pending builds build none', async () => {
+    gate = await makeGate();
+    const { keys, envelope } = sm2Trust(gate.fed, 3);
+    const before = sm2TablesBuilt();
+    gate.ingest(envelope);
+    expect(sm2TablesBuilt()).toBe(before);
+    const trust = gate.verifier.context().trust!;
+    decideAll(keys, 12); // the textbook path, before any table
+    expect(sm2TablesBuilt()).toBe(before);
+    const pending = trust.pendingTables();
+    expect(pending.length).toBeGreaterThanOrEqual(3); // G's too, unless an earlier test built it
+    for (const build of pending) build();
+    expect(sm2TablesBuilt() - before).toBe(pending.length);
+    expect(trust.pendingTables()).toEqual([]);
+    decideAll(keys, 40); // the table path
+    expect(sm2TablesBuilt()).toBe(before + pending.length);
+  });
+
+  it('defect 16: after a reload the verifier builds the pending tables in the background, one per turn', async () => {
+    gate = await makeGate();
+    const { keys, envelope } = sm2Trust(gate.fed, 3);
+    gate.ingest(envelope); // the test gate reloads its verifier
+    const trust = gate.verifier.context().trust!;
+    expect(trust.version).toBe(2);
+    expect(trust.pendingTables().length).toBeGreaterThanOrEqual(3);
+    await new Promise((resolve) => setImmediate(resolve));
+    // One build per turn: the three new keys are not all built at once (other gates' builds in this
+    // process touch other keys).
+    expect(trust.pendingTables().length).toBeGreaterThanOrEqual(2);
+    await waitFor(() => trust.pendingTables().length === 0, { what: 'SM2 tables built in the background', timeoutMs: 10_000 });
+    const built = sm2TablesBuilt();
+    decideAll(keys, 12);
     expect(sm2TablesBuilt()).toBe(built);
   });
 });
