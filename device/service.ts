@@ -22,7 +22,7 @@ import type { Presented } from './core/types.js';
 import type { Verifier } from './verifier.js';
 import { gateStatus } from './status.js';
 import type { GateController, RelayPort } from './gate/controller.js';
-import { startGuardConsole, type ConsoleGate, type ConsoleStatus, type GuardConsole } from './gate/guard-console.js';
+import type { ConsoleGate, ConsoleStatus, GuardConsole } from './gate/guard-console.js';
 import type { Outcome } from './gate/machine.js';
 
 /** How a part reports health: the drivers' DriverHealth (`state`) or a plain `{ ok }`. */
@@ -180,6 +180,8 @@ export class GateService {
       const { host, port } = c;
       if (!isLoopback(host) && !c.tls) this.log.warn({ host, port }, 'guard console listens beyond loopback without TLS: passwords and sessions cross the network in clear');
       try {
+        // Loaded only when a console is configured: its HTTP framework is the service's largest module (~20 MiB).
+        const { startGuardConsole } = await import('./gate/guard-console.js');
         this.console = await startGuardConsole({
           host,
           port,
