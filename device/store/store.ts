@@ -437,7 +437,7 @@ export class GateStore implements ListReader, PassbackReader {
   /** The backend has stored everything up to `seq`: those events may go. Returns how many went. */
   ackUpTo(seq: number): number {
     try {
-      this.mark?.raise(Math.min(seq, this.outboxStats().lastSeq));
+      this.mark?.raise(Math.min(seq, (this.q.lastSeq.get() as number | undefined) ?? 0)); // no count of the outbox: only its last seq
     } catch {
       /* acked seqs were sent first, so the mark already covers them */
     }
