@@ -227,6 +227,9 @@ export class BrokerConnection {
       reconnectPeriod: 0, // reconnection is ours: fresh client, capped backoff, protocol fallback
       queueQoSZero: false,
       resubscribe: false,
+      // mqtt-packet's default pre-builds a Buffer for every 16-bit number (65,536 objects, ~7 MB of
+      // heap) to save one 2-byte allocation per packet: not worth a tenth of the memory budget.
+      writeCache: false,
       ...(broker.username !== undefined ? { username: broker.username } : {}),
       ...(broker.password !== undefined ? { password: broker.password } : {}),
       ...(will ? { will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true } } : {}),

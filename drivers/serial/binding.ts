@@ -11,8 +11,9 @@ import { errorText, SILENT } from '../../base/log.js';
 export type { BindingInterface, PortInfo };
 
 /**
- * The real binding: `@serialport/bindings-cpp` autodetect, via the `serialport` package, loaded on
- * first use so that importing a driver never loads native code.
+ * The real binding: `@serialport/bindings-cpp` autodetect (what the `serialport` package wraps),
+ * loaded on first use so that importing a driver never loads native code. Imported directly: the
+ * `serialport` umbrella also loads its mock binding and every parser, ~2 MB of heap the gate never uses.
  *
  * On Linux its `list()` is replaced: bindings-cpp lists by spawning `udevadm` and, when the spawn
  * fails with EMFILE (the process out of descriptors), reads the child's missing stdout and leaves
@@ -21,8 +22,8 @@ export type { BindingInterface, PortInfo };
  * process, and every failure is a rejected promise.
  */
 export async function loadSystemSerialBinding(): Promise<BindingInterface> {
-  const { SerialPort } = await import('serialport');
-  const system = SerialPort.binding as unknown as BindingInterface;
+  const { autoDetect } = await import('@serialport/bindings-cpp');
+  const system = autoDetect() as unknown as BindingInterface;
   if (process.platform !== 'linux') return system;
   return { open: (options) => system.open(options), list: () => listDevSerial() };
 }

@@ -53,6 +53,14 @@ describe('README', () => {
     expect(setup).toMatch(/command -v sudo/);
   });
 
+  it("the recipe starts the service with the systemd unit's node flags (the memory bench reads them from the unit)", () => {
+    const nodeFlags = (line: string) => /\bnode((?:\s+--\S+)*)\s+\S*dist\/app\/main\.js/.exec(line)?.[1]?.trim() ?? null;
+    const unitLine = readFileSync('systemd/passgate.service', 'utf8').split('\n').find((l) => l.startsWith('ExecStart='))!;
+    const recipeLine = blocksOf('Run the real service without hardware')[0]!.split('\n').find((l) => l.includes('dist/app/main.js'))!;
+    expect(nodeFlags(unitLine)).toMatch(/--max-semi-space-size=1/);
+    expect(nodeFlags(recipeLine)).toBe(nodeFlags(unitLine));
+  });
+
   it.skipIf(!have('socat') || !have('mosquitto'))('runs the real service without hardware, exactly as written', { timeout: 180_000 }, async () => {
     rmSync(SIM, { recursive: true, force: true });
     const [setupBlock, scanBlock] = blocksOf('Run the real service without hardware');
