@@ -1,8 +1,9 @@
 /**
  * Memory of the real service: `node dist/app/main.js` as systemd runs it (a serial scanner on a
- * socat pty, simulated GPIO, the guard console, MQTT connected to mosquitto with no backend, so no
- * event is ever acknowledged). Measures start → ready, RSS (VmRSS of the process) at ready, after
- * idling, and after 1,000 scans — 1,000 events then wait for an ack.
+ * socat pty, simulated GPIO, MQTT connected to mosquitto with no backend, so no event is ever
+ * acknowledged), as a metro gate (no guard console) and as a hospital gate (guard console on).
+ * Measures start → ready, RSS (VmRSS of the process) at ready, after idling, after 1,000 scans —
+ * their events then wait for an ack — and after 5,000, and the peak (VmHWM) over the whole run.
  *
  * The node flags are the unit's ExecStart's. `npm run bench -- memory` runs only this section.
  */
@@ -19,26 +20,39 @@ import { issueHp1, signEnvelope } from '../lib/issuer.js';
 import { startMosquitto } from '../backend/mosquitto.js';
 
 export interface MemoryBench {
+  guardConsole: boolean;
   startToReadyMs: number;
   rssReadyMiB: number;
   rssIdleMiB: number;
+  /** After the first burst of `scans`, and after `scans × 5` in all. */
   rssAfterScansMiB: number;
+  rssAfterMoreScansMiB: number;
+  /** VmHWM: the most the process ever had resident, start included. */
+  rssPeakMiB: number;
   scans: number;
   eventsWaiting: number;
+  eventsWaitingAtEnd: number;
 }
 
-const rssMiB = (pid: number) => {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+const statusMiB = (pid: number, field: 'VmRSS' | 'VmHWM') => {
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
   return Math.round((kb / 1024) * 10) / 10;
 };
+const rssMiB = (pid: number) => statusMiB(pid, 'VmRSS');
 /** The node flags the systemd unit starts the service with: measured as it runs. */
 export function unitNodeFlags(): string[] {
   const exec = /^ExecStart=\S*node((?:\s+--\S+)*)\s/m.exec(readFileSync('systemd/passgate.service', 'utf8'));
   return exec?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
+/** The environment the systemd unit gives the service (its `Environment=` lines). */
+export function unitEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [, name, value] of readFileSync('systemd/passgate.service', 'utf8').matchAll(/^Environment=([A-Z_][A-Z0-9_]*)=(\S*)$/gm)) env[name!] = value!;
+  return env;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function benchMemory(o: { scans?: number; idleMs?: number } = {}): Promise<MemoryBench> {
+export async function benchMemory(o: { guardConsole: boolean; scans?: number; idleMs?: number }): Promise<MemoryBench> {
   const scans = o.scans ?? 1000;
   const dir = mkdtempSync(join(tmpdir(), 'passgate-bench-mem-'));
   const broker = await startMosquitto();
@@ -56,7 +70,7 @@ export async function benchMemory(o: { scans?: number; idleMs?: number } = {}): 
     ingest(fed.policyEnvelope({ version: 1, pulseMs: 50 }));
     for (const list of ['tokens', 'holders'] as const) ingest(signEnvelope(fed.listSigner, 'passgate-list+json', { list, from: 0, to: 1, put: [], del: [] }));
     store.close();
-    const codes = Array.from({ length: scans }, () => issueHp1(fed.issuer('CN-330000'), { iss: 'CN-330000', iat: now - 60, exp: now + 3600, status: 1, kind: 'dynamic' }).text);
+    const codes = Array.from({ length: scans * 5 }, () => issueHp1(fed.issuer('CN-330000'), { iss: 'CN-330000', iat: now - 60, exp: now + 3600, status: 1, kind: 'dynamic' }).text);
     const config = join(dir, 'config.json');
     writeFileSync(
       config,
@@ -67,13 +81,13 @@ export async function benchMemory(o: { scans?: number; idleMs?: number } = {}): 
         scanners: [{ type: 'serial', path: pty.a }],
         gpio: { simulated: true, relay: { line: 17, activeLow: true } },
         gate: { passageTimeoutMs: 1000, busy: 'refuse' },
-        guardConsole: { enabled: true, host: '127.0.0.1', port: 0 + 18088 },
+        ...(o.guardConsole ? { guardConsole: { enabled: true, host: '127.0.0.1', port: 18088 } } : {}),
         mqtt: { url: broker.url, keepaliveSeconds: 30 },
       }),
     );
 
     const started = performance.now();
-    child = spawn(process.execPath, [...unitNodeFlags(), 'dist/app/main.js', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+    child = spawn(process.execPath, [...unitNodeFlags(), 'dist/app/main.js', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...unitEnvironment() } });
     let out = '';
     let readyAt = 0;
     const onData = (d: Buffer) => {
@@ -92,23 +106,40 @@ export async function benchMemory(o: { scans?: number; idleMs?: number } = {}): 
     const rssIdleMiB = rssMiB(child.pid!);
 
     const fd = openSync(pty.b, 'w');
-    for (const code of codes) {
-      writeSync(fd, `${code}\r`);
-      await sleep(2);
-    }
-    closeSync(fd);
-    // Wait for every scan to be recorded (the store is readable by a second process: WAL).
     const check = GateStore.openReadOnly(join(dir, 'data'));
+    // Scans codes [from, to) and waits until each is recorded (the store is readable by a second
+    // process: WAL), then lets the service settle.
+    const burst = async (from: number, to: number): Promise<number> => {
+      for (const code of codes.slice(from, to)) {
+        writeSync(fd, `${code}\r`);
+        await sleep(2);
+      }
+      // Recorded when the outbox stops growing for a second (each scan adds a decision and a relay event).
+      let waiting = 0;
+      for (let i = 0, still = 0; i < 1200 && still < 10; i++) {
+        await sleep(100);
+        const depth = check.outboxStats().depth;
+        still = depth === waiting && depth >= to ? still + 1 : 0;
+        waiting = depth;
+      }
+      await sleep(1000);
+      return waiting;
+    };
     let eventsWaiting = 0;
-    for (let i = 0; i < 600; i++) {
-      eventsWaiting = check.outboxStats().depth;
-      if (eventsWaiting >= scans) break;
-      await sleep(100);
+    let eventsWaitingAtEnd = 0;
+    let rssAfterScansMiB = 0;
+    let rssAfterMoreScansMiB = 0;
+    try {
+      eventsWaiting = await burst(0, scans);
+      rssAfterScansMiB = rssMiB(child.pid!);
+      eventsWaitingAtEnd = await burst(scans, scans * 5);
+      rssAfterMoreScansMiB = rssMiB(child.pid!);
+    } finally {
+      check.close();
+      closeSync(fd);
     }
-    check.close();
-    await sleep(2000);
-    const rssAfterScansMiB = rssMiB(child.pid!);
-    return { startToReadyMs, rssReadyMiB, rssIdleMiB, rssAfterScansMiB, scans, eventsWaiting };
+    const rssPeakMiB = statusMiB(child.pid!, 'VmHWM');
+    return { guardConsole: o.guardConsole, startToReadyMs, rssReadyMiB, rssIdleMiB, rssAfterScansMiB, rssAfterMoreScansMiB, rssPeakMiB, scans, eventsWaiting, eventsWaitingAtEnd };
   } finally {
     if (child && child.exitCode === null) {
       child.kill('SIGTERM');

@@ -59,6 +59,10 @@ describe('README', () => {
     const recipeLine = blocksOf('Run the real service without hardware')[0]!.split('\n').find((l) => l.includes('dist/app/main.js'))!;
     expect(nodeFlags(unitLine)).toMatch(/--max-semi-space-size=1/);
     expect(nodeFlags(recipeLine)).toBe(nodeFlags(unitLine));
+    // …and its environment (NODE_ENV aside: the service does not read it; dependencies may).
+    const unitEnv = [...readFileSync('systemd/passgate.service', 'utf8').matchAll(/^Environment=(\S+)$/gm)].map((m) => m[1]!).filter((v) => !v.startsWith('NODE_ENV='));
+    expect(unitEnv).toContain('MALLOC_ARENA_MAX=2');
+    expect(recipeLine.split(/\s+node\s/)[0]!.split(/\s+/).filter(Boolean).sort()).toEqual(unitEnv.sort());
   });
 
   it.skipIf(!have('socat') || !have('mosquitto'))('runs the real service without hardware, exactly as written', { timeout: 180_000 }, async () => {
