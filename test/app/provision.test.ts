@@ -5,41 +5,22 @@
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { discoverDevices, provision, type ProvisionOptions } from '../../app/provision.js';
 import { loadConfig } from '../../device/config.js';
 import { GateStore } from '../../device/store/store.js';
 import { sharedFederation } from '../helpers/gate.js';
+import { fakeGateDevices } from '../helpers/devices.js';
 
 let root: string;
 let opts: ProvisionOptions;
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
-/** A USB device in the fake sysfs with one tty or hidraw interface, and its /dev/serial/by-id link. */
-function usb(port: string, vendor: string, product: string, node: string, name: string, serial?: string): void {
-  const dev = join(root, 'sys/devices/platform/usb1', port);
-  mkdirSync(join(dev, `${port}:1.0`), { recursive: true });
-  writeFileSync(join(dev, 'idVendor'), `${vendor}\n`);
-  writeFileSync(join(dev, 'idProduct'), `${product}\n`);
-  writeFileSync(join(dev, 'product'), `${name}\n`);
-  if (serial) writeFileSync(join(dev, 'serial'), `${serial}\n`);
-  const cls = node.startsWith('hidraw') ? 'hidraw' : 'tty';
-  mkdirSync(join(root, 'sys/class', cls, node), { recursive: true });
-  symlinkSync(join(dev, `${port}:1.0`), join(root, 'sys/class', cls, node, 'device'));
-  if (cls === 'tty') {
-    mkdirSync(join(root, 'dev/serial/by-id'), { recursive: true });
-    writeFileSync(join(root, 'dev', node), '');
-    symlinkSync(`../../${node}`, join(root, 'dev/serial/by-id', `usb-${name.replace(/ /g, '_')}${serial ? `_${serial}` : ''}-if00`));
-  }
-}
-
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'passgate-prov-'));
-  usb('1-1.2', '0c2e', '0b61', 'ttyACM0', 'Honeywell Scanner', 'SN123');
-  usb('1-1.3', '1a86', '7523', 'ttyUSB0', 'USB Serial');
-  usb('1-1.4', '05e0', '1200', 'hidraw0', 'Zebra HID');
+  fakeGateDevices(root);
   opts = {
     site: 'metro-2',
     gate: 'north-07',
