@@ -6,14 +6,13 @@
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliError, EXIT, conventional, runCli } from './lib/cli.js';
+import { CliError, EXIT, conventional, readPassword, runCli } from './lib/cli.js';
 import type { ProvisionFlags } from './lib/provision-cli.js';
 import { createInterface } from 'node:readline';
 import { DB_FILE, GateStore, type StoreOptions } from '../device/store/store.js';
 import { checkStoreIntegrity, describeStoreError, repairStore } from '../device/store/integrity.js';
 import { DAMAGE_MARKER } from '../device/store/startup.js';
 import { checkGuardName, checkPassword, hashPassword } from '../device/gate/guard-accounts.js';
-import { readPassword } from './lib/password-input.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { takeCommand } from '../device/command-intake.js';
 import { EventRecorder } from '../device/events.js';
