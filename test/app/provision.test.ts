@@ -85,6 +85,14 @@ describe('passgate provision', () => {
     expect(readdirSync(join(root, 'var/lib/passgate')).some((f) => f.startsWith('passgate.db.replaced-'))).toBe(true);
   });
 
+  it('refuses a device not found, one device for both roles, and a HID device as the ID-card reader; nothing written', async () => {
+    await expect(provision({ ...opts, scanner: '/dev/ttyACM9' })).rejects.toThrow(/\/dev\/ttyACM9 is not among the devices found/);
+    await expect(provision({ ...opts, idReader: opts.scanner })).rejects.toThrow(/usb-Honeywell_Scanner_SN123-if00 is the code scanner already/);
+    await expect(provision({ ...opts, idReader: 'hidraw0' })).rejects.toThrow(/\/dev\/hidraw0 is a HID device: the ID-card reader is a serial device/);
+    expect(existsSync(join(root, 'var'))).toBe(false);
+    expect(existsSync(join(root, 'etc'))).toBe(false);
+  });
+
   it('--dry-run writes nothing', async () => {
     const r = await provision({ ...opts, dryRun: true });
     expect(r.steps.every((s) => s.outcome.startsWith('would'))).toBe(true);
@@ -92,9 +100,10 @@ describe('passgate provision', () => {
     expect(existsSync(join(root, 'etc'))).toBe(false);
   });
 
-  it('validates the configuration before writing it', async () => {
+  it('validates the configuration before writing anything', async () => {
     await expect(provision({ ...opts, brokerUrl: 'http://not-mqtt' })).rejects.toThrow(/mqtt\/url/);
-    expect(existsSync(join(root, 'etc/passgate/config.json'))).toBe(false);
+    expect(existsSync(join(root, 'var'))).toBe(false);
+    expect(existsSync(join(root, 'etc'))).toBe(false);
   });
 
   it.skipIf(!hasOpenssl)('writes a CSR for the device key, then installs only a certificate issued for that key', async () => {
