@@ -252,7 +252,7 @@ program
   .option('--ca <file>', "CA certificate of the broker's certificate (PEM)")
   .option('--scanner <path>', 'the code scanner: a path from the device list, "simulated" or "none"')
   .option('--id-reader <path>', 'the ID-card reader: a path from the device list, "simulated" or "none"')
-  .option('--relay-line <n>', 'relay GPIO line (BCM)', '17')
+  .option('--relay-line <n>', 'relay GPIO line (BCM); default 17')
   .option('--relay-active-high', 'the relay board switches on with its input high (default: active-low)')
   .option('--simulated-gpio', 'no real GPIO (a test rig): nothing is switched')
   .option('--csr-out <file>', "write a certificate signing request for the broker's mTLS")
