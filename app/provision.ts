@@ -6,7 +6,8 @@
  *      signed certificate (`--cert`), checked against the key before it is installed
  *   3. the serial and HID devices found (by-id path, USB vendor/product); the technician says which is
  *      the code scanner and which the ID reader → udev rules giving them stable names
- *   4. the configuration file, validated before it is written; then the next steps
+ *   4. the configuration file; it and the device choices are checked before anything is written;
+ *      then the next steps
  *
  * Idempotent: what is already there and the same is left alone; an existing gate identity or key is
  * never replaced without `force`. With `dryRun` nothing is written. Every path goes through `root`
@@ -124,8 +125,40 @@ export function describeDevice(d: FoundDevice): string {
   return `${d.path} (${d.node}${d.vendor ? `, USB ${d.vendor}:${d.product}` : ''}${d.name ? `, ${d.name}` : ''}${d.serial ? `, serial ${d.serial}` : ''})`;
 }
 
+export type DeviceRole = 'qrscanner' | 'idreader';
+
+/**
+ * The device a choice names (a path from `found` or its kernel name), or undefined for `none` and
+ * `simulated`. Refused: a device not found, the one `other` role has, a HID device as the ID-card
+ * reader (GA/T 467 readers speak serial; the configuration has no HID reader).
+ */
+export function pickDevice(role: DeviceRole, choice: string, found: FoundDevice[], other?: FoundDevice): FoundDevice | undefined {
+  if (choice === 'none' || choice === 'simulated') return undefined;
+  const d = found.find((f) => f.path === choice || f.node === choice || `/dev/${f.node}` === choice);
+  if (!d) throw new ProvisionError('BAD_CONFIG', `${choice} is not among the devices found (${found.map((f) => f.path).join(', ') || 'none'})`);
+  if (d === other) throw new ProvisionError('BAD_CONFIG', `${d.path} is the ${role === 'idreader' ? 'code scanner' : 'ID-card reader'} already`);
+  if (role === 'idreader' && d.kind === 'hid') throw new ProvisionError('BAD_CONFIG', `${d.path} is a HID device: the ID-card reader is a serial device (GA/T 467)`);
+  return d;
+}
+
+/** Throws (BAD_CONFIG, saying why) unless `r` is a federation root public key, base64url SPKI. */
+export function checkRootKey(r: string): void {
+  try {
+    const der = b64uDecode(r);
+    if (!der || der.length === 0) throw new Error();
+    rootKey(der);
+  } catch {
+    throw new ProvisionError('BAD_CONFIG', `${JSON.stringify(r.length > 16 ? `${r.slice(0, 16)}…` : r)} is not a federation root public key (the base64url SPKI \`passgate-issuer root\` prints)`);
+  }
+}
+
+/** Throws a ConfigError naming the rule unless the configuration would take `url` as its broker. */
+export function checkBrokerUrl(url: string): void {
+  parseConfig({ dataDir: '/var/lib/passgate', gpio: { relay: { line: 17, activeLow: true } }, mqtt: { url } });
+}
+
 /** udev rules giving the chosen devices stable names (/dev/qrscanner, /dev/idreader) the service user can open. */
-export function udevRules(chosen: { role: 'qrscanner' | 'idreader'; device: FoundDevice }[]): string {
+export function udevRules(chosen: { role: DeviceRole; device: FoundDevice }[]): string {
   const lines = ['# Written by passgate provision: stable names for the gate\'s scanner and ID reader.', ''];
   for (const { role, device } of chosen) {
     const subsystem = device.kind === 'serial' ? 'SUBSYSTEM=="tty"' : 'SUBSYSTEM=="hidraw"';
@@ -162,15 +195,50 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   checkGateId(o.gate);
   if (o.roots.length < 1 || o.roots.length > 2) throw new ProvisionError('BAD_CONFIG', 'one or two --root keys (current and next)');
   for (const r of o.roots) {
-    const der = b64uDecode(r);
     try {
-      if (!der || der.length === 0) throw new Error();
-      rootKey(der);
-    } catch {
-      throw new ProvisionError('BAD_CONFIG', `--root ${JSON.stringify(r.length > 16 ? `${r.slice(0, 16)}…` : r)} is not a federation root public key (the base64url SPKI \`passgate-issuer root\` prints)`);
+      checkRootKey(r);
+    } catch (e) {
+      throw new ProvisionError('BAD_CONFIG', `--root ${(e as Error).message}`);
     }
   }
   const at = (p: string) => join(o.root, p);
+  const etc = dirname(at(o.configFile));
+  const keyFile = join(etc, 'gate.key');
+  const certFile = join(etc, 'gate.crt');
+  // The devices and the configuration are checked before anything is written.
+  const found = discoverDevices(o.root);
+  const scannerDev = o.scanner ? pickDevice('qrscanner', o.scanner, found) : undefined;
+  const readerDev = o.idReader ? pickDevice('idreader', o.idReader, found, scannerDev) : undefined;
+  const chosen = [
+    ...(scannerDev ? [{ role: 'qrscanner' as const, device: scannerDev }] : []),
+    ...(readerDev ? [{ role: 'idreader' as const, device: readerDev }] : []),
+  ];
+  const config: Record<string, unknown> = {
+    dataDir: o.dataDir,
+    clock: { trusted: 'auto' },
+    scanners:
+      o.scanner === 'simulated'
+        ? [{ type: 'simulated' }]
+        : scannerDev
+          ? [scannerDev.kind === 'serial' ? { type: 'serial', path: '/dev/qrscanner' } : { type: 'hid', vendorId: scannerDev.vendor, productId: scannerDev.product }]
+          : [],
+    ...(o.idReader === 'simulated' ? { idReader: { type: 'simulated' } } : readerDev ? { idReader: { type: 'serial', path: '/dev/idreader' } } : {}),
+    gpio: { ...(o.simulatedGpio ? { simulated: true } : {}), relay: { line: o.relayLine, activeLow: o.relayActiveLow } },
+    ...(o.brokerUrl
+      ? {
+          mqtt: {
+            url: o.brokerUrl,
+            ...(o.username ? { username: o.username } : {}),
+            ...(o.password !== undefined ? { passwordFile: join(dirname(o.configFile), 'mqtt-password') } : {}),
+            ...(o.ca || existsSync(certFile) || o.cert
+              ? { tls: { ...(o.ca ? { ca: o.ca } : {}), ...(existsSync(certFile) || o.cert ? { cert: join(dirname(o.configFile), 'gate.crt'), key: join(dirname(o.configFile), 'gate.key') } : {}) } }
+              : {}),
+          },
+        }
+      : {}),
+  };
+  parseConfig(config); // throws ConfigError naming every fault
+
   const steps: Step[] = [];
   const user = lookupUser(o.root, o.serviceUser);
   const own = (p: string) => {
@@ -211,9 +279,6 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   }
 
   // 2. device key, CSR, certificate
-  const etc = dirname(at(o.configFile));
-  const keyFile = join(etc, 'gate.key');
-  const certFile = join(etc, 'gate.crt');
   if (existsSync(keyFile) && !o.force) steps.push({ what: `device key ${keyFile}`, outcome: 'unchanged' });
   else {
     const replacing = existsSync(keyFile);
@@ -249,17 +314,7 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
     }, existsSync(certFile) ? 'replaced' : 'created');
   }
 
-  // 3. devices and udev rules
-  const found = discoverDevices(o.root);
-  const chosen: { role: 'qrscanner' | 'idreader'; device: FoundDevice }[] = [];
-  const pick = (role: 'qrscanner' | 'idreader', choice: string | undefined) => {
-    if (!choice || choice === 'none' || choice === 'simulated') return;
-    const d = found.find((f) => f.path === choice || f.node === choice || `/dev/${f.node}` === choice);
-    if (!d) throw new ProvisionError('BAD_CONFIG', `${choice} is not among the devices found (${found.map((f) => f.path).join(', ') || 'none'})`);
-    chosen.push({ role, device: d });
-  };
-  pick('qrscanner', o.scanner);
-  pick('idreader', o.idReader);
+  // 3. udev rules for the devices chosen
   const rulesFile = at('etc/udev/rules.d/99-passgate-devices.rules');
   if (chosen.length) {
     const rules = udevRules(chosen);
@@ -270,33 +325,7 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
     });
   }
 
-  // 4. the configuration, validated before it is written
-  const scannerDev = chosen.find((c) => c.role === 'qrscanner')?.device;
-  const config: Record<string, unknown> = {
-    dataDir: o.dataDir,
-    clock: { trusted: 'auto' },
-    scanners:
-      o.scanner === 'simulated'
-        ? [{ type: 'simulated' }]
-        : scannerDev
-          ? [scannerDev.kind === 'serial' ? { type: 'serial', path: '/dev/qrscanner' } : { type: 'hid', vendorId: scannerDev.vendor, productId: scannerDev.product }]
-          : [],
-    ...(o.idReader === 'simulated' ? { idReader: { type: 'simulated' } } : chosen.some((c) => c.role === 'idreader') ? { idReader: { type: 'serial', path: '/dev/idreader' } } : {}),
-    gpio: { ...(o.simulatedGpio ? { simulated: true } : {}), relay: { line: o.relayLine, activeLow: o.relayActiveLow } },
-    ...(o.brokerUrl
-      ? {
-          mqtt: {
-            url: o.brokerUrl,
-            ...(o.username ? { username: o.username } : {}),
-            ...(o.password !== undefined ? { passwordFile: join(dirname(o.configFile), 'mqtt-password') } : {}),
-            ...(o.ca || existsSync(certFile) || o.cert
-              ? { tls: { ...(o.ca ? { ca: o.ca } : {}), ...(existsSync(certFile) || o.cert ? { cert: join(dirname(o.configFile), 'gate.crt'), key: join(dirname(o.configFile), 'gate.key') } : {}) } }
-              : {}),
-          },
-        }
-      : {}),
-  };
-  parseConfig(config); // throws ConfigError naming every fault: nothing is written
+  // 4. the broker password and the configuration
   if (o.password !== undefined) {
     const pw = join(etc, 'mqtt-password');
     if (existsSync(pw) && readFileSync(pw, 'utf8') === `${o.password}\n`) steps.push({ what: `broker password ${pw}`, outcome: 'unchanged' });

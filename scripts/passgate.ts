@@ -6,14 +6,13 @@
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliError, EXIT, conventional, runCli } from './lib/cli.js';
+import { CliError, EXIT, conventional, readPassword, runCli } from './lib/cli.js';
 import type { ProvisionFlags } from './lib/provision-cli.js';
 import { createInterface } from 'node:readline';
 import { DB_FILE, GateStore, type StoreOptions } from '../device/store/store.js';
 import { checkStoreIntegrity, describeStoreError, repairStore } from '../device/store/integrity.js';
 import { DAMAGE_MARKER } from '../device/store/startup.js';
 import { checkGuardName, checkPassword, hashPassword } from '../device/gate/guard-accounts.js';
-import { readPassword } from './lib/password-input.js';
 import { ingestEnvelope, type Ingested } from '../device/ingest.js';
 import { takeCommand } from '../device/command-intake.js';
 import { EventRecorder } from '../device/events.js';
@@ -253,7 +252,7 @@ program
   .option('--ca <file>', "CA certificate of the broker's certificate (PEM)")
   .option('--scanner <path>', 'the code scanner: a path from the device list, "simulated" or "none"')
   .option('--id-reader <path>', 'the ID-card reader: a path from the device list, "simulated" or "none"')
-  .option('--relay-line <n>', 'relay GPIO line (BCM)', '17')
+  .option('--relay-line <n>', 'relay GPIO line (BCM); default 17')
   .option('--relay-active-high', 'the relay board switches on with its input high (default: active-low)')
   .option('--simulated-gpio', 'no real GPIO (a test rig): nothing is switched')
   .option('--csr-out <file>', "write a certificate signing request for the broker's mTLS")

@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, type Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { isPassgateError } from '../../base/errors.js';
+import { isPassgateError, PassgateError } from '../../base/errors.js';
 
 /** Exit codes (sysexits.h where one fits). */
 export const EXIT = {
@@ -15,7 +15,7 @@ export const EXIT = {
   REFUSED: 1,
   /** doctor/selftest: a check FAILed. */
   FAIL: 2,
-  /** EX_USAGE: unknown option, missing option or argument. */
+  /** EX_USAGE: unknown option, missing option or argument, or a prompt left unanswered (Ctrl-D, Ctrl-C). */
   USAGE: 64,
   /** EX_NOINPUT: no gate store at the path given, or an input file missing. */
   NO_INPUT: 66,
@@ -32,7 +32,7 @@ Exit status:
   0   success
   1   something was refused (its reason code is printed); doctor/selftest: worst check WARN
   2   doctor/selftest: a check FAILed
-  64  usage error (unknown option, missing option or argument)
+  64  usage error (unknown option, missing option or argument, a prompt left unanswered)
   66  no gate store at the path given, or an input file is missing
   70  internal error (--debug prints the stack trace)
   73  would replace an existing identity, key or federation (use --force)
@@ -150,4 +150,72 @@ export async function runCli(
     if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     process.exitCode = EXIT.SOFTWARE;
   }
+}
+
+/** Ctrl-D or Ctrl-C at a prompt (or the terminal's input ended): the command stops before it changes anything. */
+export function unanswered(what: string): CliError {
+  return new CliError('ABORTED', `no ${what} given: nothing was written`, EXIT.USAGE);
+}
+
+/**
+ * A password: read from standard input when it is not a terminal (first line; scripts), or typed
+ * twice without echo when it is (`label`: the first prompt; `what`: the password's name in the
+ * message). Two that differ are a BAD_CONFIG PassgateError; Ctrl-D or Ctrl-C at either prompt is
+ * `unanswered`.
+ */
+export async function readPassword(
+  stdin: NodeJS.ReadStream = process.stdin,
+  prompt: NodeJS.WriteStream = process.stderr,
+  { label = 'password', what = 'password' }: { label?: string; what?: string } = {},
+): Promise<string> {
+  if (!stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of stdin as AsyncIterable<Buffer>) {
+      chunks.push(c);
+      size += c.length;
+      if (size > 64 * 1024) throw new PassgateError('BAD_CONFIG', 'the password on standard input is too long');
+    }
+    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  }
+  const first = await hidden(stdin, prompt, label, what);
+  const again = await hidden(stdin, prompt, 'again', what);
+  if (first !== again) throw new PassgateError('BAD_CONFIG', 'the two passwords differ');
+  return first;
+}
+
+/** One line from the terminal with echo off (raw mode: nothing typed is shown). */
+function hidden(stdin: NodeJS.ReadStream, out: NodeJS.WriteStream, question: string, what: string): Promise<string> {
+  // Echo off before the prompt invites typing.
+  stdin.setRawMode(true);
+  out.write(`${question}: `);
+  stdin.setEncoding('utf8');
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let buf: string[] = [];
+    const finish = () => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.setRawMode(false);
+      stdin.pause();
+      out.write('\n');
+    };
+    const onEnd = () => {
+      finish();
+      reject(unanswered(what));
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') {
+          finish();
+          return resolve(buf.join(''));
+        }
+        if (ch === '\u0003' || ch === '\u0004') return onEnd();
+        if (ch === '\u007f' || ch === '\b') buf = buf.slice(0, -1);
+        else if (ch >= ' ') buf.push(ch);
+      }
+    };
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+  });
 }

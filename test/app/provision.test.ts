@@ -5,41 +5,22 @@
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { discoverDevices, provision, type ProvisionOptions } from '../../app/provision.js';
 import { loadConfig } from '../../device/config.js';
 import { GateStore } from '../../device/store/store.js';
 import { sharedFederation } from '../helpers/gate.js';
+import { fakeGateDevices } from '../helpers/devices.js';
 
 let root: string;
 let opts: ProvisionOptions;
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
-/** A USB device in the fake sysfs with one tty or hidraw interface, and its /dev/serial/by-id link. */
-function usb(port: string, vendor: string, product: string, node: string, name: string, serial?: string): void {
-  const dev = join(root, 'sys/devices/platform/usb1', port);
-  mkdirSync(join(dev, `${port}:1.0`), { recursive: true });
-  writeFileSync(join(dev, 'idVendor'), `${vendor}\n`);
-  writeFileSync(join(dev, 'idProduct'), `${product}\n`);
-  writeFileSync(join(dev, 'product'), `${name}\n`);
-  if (serial) writeFileSync(join(dev, 'serial'), `${serial}\n`);
-  const cls = node.startsWith('hidraw') ? 'hidraw' : 'tty';
-  mkdirSync(join(root, 'sys/class', cls, node), { recursive: true });
-  symlinkSync(join(dev, `${port}:1.0`), join(root, 'sys/class', cls, node, 'device'));
-  if (cls === 'tty') {
-    mkdirSync(join(root, 'dev/serial/by-id'), { recursive: true });
-    writeFileSync(join(root, 'dev', node), '');
-    symlinkSync(`../../${node}`, join(root, 'dev/serial/by-id', `usb-${name.replace(/ /g, '_')}${serial ? `_${serial}` : ''}-if00`));
-  }
-}
-
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'passgate-prov-'));
-  usb('1-1.2', '0c2e', '0b61', 'ttyACM0', 'Honeywell Scanner', 'SN123');
-  usb('1-1.3', '1a86', '7523', 'ttyUSB0', 'USB Serial');
-  usb('1-1.4', '05e0', '1200', 'hidraw0', 'Zebra HID');
+  fakeGateDevices(root);
   opts = {
     site: 'metro-2',
     gate: 'north-07',
@@ -104,6 +85,14 @@ describe('passgate provision', () => {
     expect(readdirSync(join(root, 'var/lib/passgate')).some((f) => f.startsWith('passgate.db.replaced-'))).toBe(true);
   });
 
+  it('refuses a device not found, one device for both roles, and a HID device as the ID-card reader; nothing written', async () => {
+    await expect(provision({ ...opts, scanner: '/dev/ttyACM9' })).rejects.toThrow(/\/dev\/ttyACM9 is not among the devices found/);
+    await expect(provision({ ...opts, idReader: opts.scanner })).rejects.toThrow(/usb-Honeywell_Scanner_SN123-if00 is the code scanner already/);
+    await expect(provision({ ...opts, idReader: 'hidraw0' })).rejects.toThrow(/\/dev\/hidraw0 is a HID device: the ID-card reader is a serial device/);
+    expect(existsSync(join(root, 'var'))).toBe(false);
+    expect(existsSync(join(root, 'etc'))).toBe(false);
+  });
+
   it('--dry-run writes nothing', async () => {
     const r = await provision({ ...opts, dryRun: true });
     expect(r.steps.every((s) => s.outcome.startsWith('would'))).toBe(true);
@@ -111,9 +100,10 @@ describe('passgate provision', () => {
     expect(existsSync(join(root, 'etc'))).toBe(false);
   });
 
-  it('validates the configuration before writing it', async () => {
+  it('validates the configuration before writing anything', async () => {
     await expect(provision({ ...opts, brokerUrl: 'http://not-mqtt' })).rejects.toThrow(/mqtt\/url/);
-    expect(existsSync(join(root, 'etc/passgate/config.json'))).toBe(false);
+    expect(existsSync(join(root, 'var'))).toBe(false);
+    expect(existsSync(join(root, 'etc'))).toBe(false);
   });
 
   it.skipIf(!hasOpenssl)('writes a CSR for the device key, then installs only a certificate issued for that key', async () => {

@@ -77,4 +77,19 @@ describe('passgate guard', () => {
     await closed;
     expect(out).not.toContain('secret-words-1');
   });
+
+  it('on a terminal, Ctrl-D at the password prompt stops in one line, exit 64, no account added', async () => {
+    if (!existsSync('/usr/bin/script')) return;
+    const child = spawn('/usr/bin/script', ['-qec', `${process.execPath} ${PASSGATE} guard add --data-dir ${dir} li`, '/dev/null']);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    await waitFor(() => out.includes('password: '), { what: 'the first prompt' });
+    child.stdin.write('secret\u0004');
+    child.stdin.end();
+    expect(await closed).toBe(64);
+    expect(out.trimEnd().split('\n').at(-1)!.trim()).toBe('passgate: ABORTED: no password given: nothing was written');
+    expect(out).not.toContain('secret');
+    expect(run(['guard', 'list', '--data-dir', dir]).stdout).toBe('');
+  });
 });
