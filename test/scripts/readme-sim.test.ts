@@ -71,7 +71,8 @@ describe('README', () => {
     const lines = setupBlock!.split('\n').filter((l) => l.trim());
     const service = lines.pop()!;
     expect(service).toMatch(/dist\/app\/main\.js --config systemd\/config\.sim\.example\.json/);
-    const script = `${lines.join('\n')}\nexec ${service.replace(/\s+#.*$/, '')}\n`;
+    // Not `exec`: the line starts with an environment assignment, as a reader types it.
+    const script = `${lines.join('\n')}\n${service.replace(/\s+#.*$/, '')}\n`;
     let log = '';
     shell = spawn('bash', ['-c', script], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     shell.stdout!.on('data', (d) => (log += d));
