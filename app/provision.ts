@@ -190,6 +190,25 @@ export class ProvisionError extends Error {
   }
 }
 
+/** The gate a data directory (under `root`) already holds, read without writing; null when none. */
+export function existingGate(dataDir: string, root = '/'): { site: string; gate: string } | null {
+  const dir = join(root, dataDir);
+  if (!existsSync(join(dir, DB_FILE))) return null;
+  const store = GateStore.openReadOnly(dir);
+  try {
+    const id = store.identity();
+    return id ? { site: id.site, gate: id.gate } : null;
+  } finally {
+    store.close();
+  }
+}
+
+/** Refuses, before anything else, a data directory that holds another gate (unless `force`). */
+export function checkNotAnotherGate(dataDir: string, site: string, gate: string, o: { root?: string; force?: boolean } = {}): void {
+  const id = o.force ? null : existingGate(dataDir, o.root);
+  if (id && (id.site !== site || id.gate !== gate)) throw new ProvisionError('EXISTS', `${dataDir} already holds gate ${id.site}/${id.gate}: refusing to replace a gate identity without --force`);
+}
+
 export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   checkSiteId(o.site);
   checkGateId(o.gate);

@@ -10,7 +10,7 @@ import { createInterface, type Interface } from 'node:readline/promises';
 import { isPassgateError } from '../../base/errors.js';
 import { ConfigError } from '../../device/config.js';
 import { checkGateId, checkSiteId } from '../../sync/topics.js';
-import { ProvisionError, checkBrokerUrl, checkRootKey, describeDevice, discoverDevices, pickDevice, provision, type DeviceRole, type FoundDevice } from '../../app/provision.js';
+import { ProvisionError, checkBrokerUrl, checkNotAnotherGate, checkRootKey, describeDevice, discoverDevices, pickDevice, provision, type DeviceRole, type FoundDevice } from '../../app/provision.js';
 import { CliError, EXIT, readPassword, unanswered } from './cli.js';
 
 export interface ProvisionFlags {
@@ -27,6 +27,7 @@ export interface ProvisionFlags {
   idReader?: string;
   relayLine?: string;
   relayActiveHigh?: boolean;
+  relayActiveLow?: boolean;
   simulatedGpio?: boolean;
   csrOut?: string;
   cert?: string;
@@ -133,6 +134,12 @@ export async function provisionCommand(o: ProvisionFlags): Promise<number> {
     try {
       o.site ??= await q.ask('site id', { check: (a) => refusal(() => checkSiteId(a)) });
       o.gate ??= await q.ask('gate id', { check: (a) => refusal(() => checkGateId(a)) });
+      // Said now, not after every other question: this directory is another gate's.
+      try {
+        checkNotAnotherGate(o.dataDir, o.site, o.gate, { root: o.rootDir, force: !!o.force });
+      } catch (e) {
+        throw e instanceof ProvisionError ? new CliError(e.code, e.message, EXIT.EXISTS) : e;
+      }
       if (!o.root?.length) o.root = [await q.ask('federation root public key (base64url SPKI)', { what: 'federation root public key', check: (a) => refusal(() => checkRootKey(a)) })];
       if (o.broker === undefined) o.broker = (await q.ask('MQTT broker URL (empty: offline gate)', { what: 'MQTT broker URL', optional: true, check: (a) => refusal(() => checkBrokerUrl(a)) })) || undefined;
       if (o.broker && o.username === undefined) o.username = (await q.ask('MQTT username (empty: none or client certificate)', { what: 'MQTT username', optional: true })) || undefined;
@@ -159,7 +166,7 @@ export async function provisionCommand(o: ProvisionFlags): Promise<number> {
       }
       o.idReader ||= await choose('idreader', 'ID-card reader', scannerDev);
       o.relayLine ??= await q.ask('relay GPIO line (BCM)', { what: 'relay GPIO line', dflt: DEFAULT_RELAY_LINE, check: (a) => (relayLineOf(a) === undefined ? `${a} is not a GPIO line number (0–1023)` : undefined) });
-      if (!o.relayActiveHigh) {
+      if (!o.relayActiveHigh && !o.relayActiveLow) {
         const a = await q.ask('does the relay board switch on with its input HIGH? (most switch on LOW)', { what: 'relay polarity', dflt: 'no', check: (a) => (/^(y|yes|n|no)$/i.test(a) ? undefined : 'answer yes or no') });
         o.relayActiveHigh = /^y/i.test(a);
       }
@@ -167,6 +174,7 @@ export async function provisionCommand(o: ProvisionFlags): Promise<number> {
       q.close();
     }
   }
+  if (o.relayActiveHigh && o.relayActiveLow) throw new CliError('USAGE', '--relay-active-high and --relay-active-low: one or the other', EXIT.USAGE);
   const missing = [!o.site && '--site', !o.gate && '--gate', !o.root?.length && '--root'].filter(Boolean);
   if (missing.length) throw new CliError('USAGE', `missing ${missing.join(', ')} (on a terminal, provision asks for them)`, EXIT.USAGE);
   const line = relayLineOf(o.relayLine ?? DEFAULT_RELAY_LINE);

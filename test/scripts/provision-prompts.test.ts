@@ -222,6 +222,32 @@ describe.skipIf(!hasScript)('passgate provision on a terminal', () => {
     expect(loadConfig(at('etc/passgate/config.json')).gpio.relay).toEqual({ line: 22, activeLow: true });
   });
 
+  it('a fully flagged run on a terminal asks nothing (--relay-active-low, --username "")', async () => {
+    const t = (terminal = new Terminal(['--site', 'metro-2', '--gate', 'north-07', '--root', sharedFederation().rootSpki(), '--broker', 'mqtts://broker.example:8883', '--username', '', '--scanner', 'none', '--id-reader', 'none', '--relay-line', '22', '--relay-active-low']));
+    await t.see('next:');
+    expect(await t.status()).toBe(0);
+    expect(t.screen).not.toMatch(/\? |: $|\]: /m);
+    const config = loadConfig(at('etc/passgate/config.json'));
+    expect(config.gpio.relay).toEqual({ line: 22, activeLow: true });
+    expect(config.mqtt).toMatchObject({ url: 'mqtts://broker.example:8883' });
+    expect(config.mqtt?.username).toBeUndefined();
+  });
+
+  it('a data directory that holds another gate is refused right after the gate id, before any other question', async () => {
+    const first = (terminal = new Terminal(['--site', 'metro-2', '--gate', 'north-07', '--root', sharedFederation().rootSpki(), '--broker', '', '--scanner', 'none', '--id-reader', 'none', '--relay-line', '17', '--relay-active-low']));
+    await first.see('next:');
+    expect(await first.status()).toBe(0);
+    const t = (terminal = new Terminal([]));
+    await t.answer(PROMPT.site, 'metro-2');
+    await t.answer(PROMPT.gate, 'south-01');
+    expect(await t.status()).toBe(73);
+    expect(t.screen.trimEnd().split('\n').at(-1)).toBe('passgate: EXISTS: /var/lib/passgate already holds gate metro-2/north-07: refusing to replace a gate identity without --force');
+    expect(t.screen).not.toContain(PROMPT.root);
+    const store = GateStore.open(at('var/lib/passgate'));
+    expect(store.identity()).toMatchObject({ site: 'metro-2', gate: 'north-07' });
+    store.close();
+  });
+
   for (const [what, unanswered, keys] of [
     ['Ctrl-D at a question', 'gate id', async (t: Terminal) => {
       await t.answer(PROMPT.site, 'metro-2');
