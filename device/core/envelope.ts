@@ -28,6 +28,16 @@ export interface ParsedEnvelope {
 
 const ALGS: readonly string[] = ['ES256', 'EdDSA', 'SM2SM3'];
 
+/**
+ * A header value from an envelope not yet verified, as it may appear in a message: quoted, control
+ * characters escaped, at most 24 characters of it. Whoever sent it is unknown: it must not fill or
+ * forge log lines.
+ */
+function unverifiedText(v: unknown): string {
+  const text = typeof v === 'string' ? v : String(v);
+  return `${JSON.stringify(text.slice(0, 24))}${text.length > 24 ? '…' : ''}`;
+}
+
 /** Structure only: throws BAD_ENCODING for anything that is not a well-formed passgate envelope. */
 export function parseEnvelope(text: string): ParsedEnvelope {
   let outer: unknown;
@@ -53,10 +63,10 @@ export function parseEnvelope(text: string): ParsedEnvelope {
     throw new PassgateError('BAD_ENCODING', 'protected header is not JSON');
   }
   const { alg, kid, typ } = (header ?? {}) as Record<string, unknown>;
-  if (typeof alg !== 'string' || !ALGS.includes(alg)) throw new PassgateError('BAD_ENCODING', `unsupported alg ${String(alg)}`);
+  if (typeof alg !== 'string' || !ALGS.includes(alg)) throw new PassgateError('BAD_ENCODING', `unsupported alg ${unverifiedText(alg)}`);
   if (typeof kid !== 'string' || !/^[0-9a-f]{16}$/.test(kid)) throw new PassgateError('BAD_ENCODING', 'kid is not 16 hex');
   if (typeof typ !== 'string' || !(ENVELOPE_TYPES as readonly string[]).includes(typ)) {
-    throw new PassgateError('BAD_ENCODING', `unknown typ ${String(typ)}`);
+    throw new PassgateError('BAD_ENCODING', `unknown typ ${unverifiedText(typ)}`);
   }
   return {
     alg: alg as Alg,

@@ -55,6 +55,23 @@ describe(`envelope and list parsers under ${RUNS} inputs`, () => {
       { numRuns: RUNS },
     );
   });
+  it('parseEnvelope quotes an unverified alg or typ in its message: at most 24 characters, no line breaks', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('alg', 'typ'), fc.string({ unit: 'binary', minLength: 1, maxLength: 5000 }), (field, value) => {
+        const header = { alg: 'ES256', kid: '0123456789abcdef', typ: 'passgate-trust+json', [field]: `x${value}` };
+        const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+        try {
+          parseEnvelope(JSON.stringify({ protected: b64(header), payload: b64({}), signature: 'AAAA' }));
+          expect.unreachable('a header that is no alg or typ of the protocol');
+        } catch (e) {
+          const detail = isPassgateError(e) ? e.detail : String(e);
+          expect(detail).not.toMatch(/[\n\r]/);
+          expect(detail.length).toBeLessThanOrEqual(24 * 6 + 20); // a 24-character quote, every character escaped
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
   it('parseListPayload accepts only well-formed deltas and chunks, else BAD_ENCODING', async () => {
     fc.assert(
       fc.property(listPayloadArbitrary(), (payload) => {
