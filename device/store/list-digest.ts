@@ -66,9 +66,13 @@ export function xorHexEntry(acc: Buffer, hexKey: string, s: number, at: number, 
   xorWords(acc, numbers(n, s, at, until));
 }
 
-/** The digest of every row of `rows` ([k, s, at, until]). */
-export function digestOf(rows: Iterable<[Uint8Array, number, number, number]>): Buffer {
+/** The digest of every row of `rows` ([k, s, at, until]), and how many rows there were. */
+export function digestOf(rows: Iterable<[Uint8Array, number, number, number]>): { digest: Buffer; entries: number } {
   const acc = EMPTY_DIGEST();
-  for (const [k, s, at, until] of rows) xorEntry(acc, k, s, at, until);
-  return acc;
+  let entries = 0;
+  for (const [k, s, at, until] of rows) {
+    xorEntry(acc, k, s, at, until);
+    entries++;
+  }
+  return { digest: acc, entries };
 }

@@ -199,6 +199,7 @@ export class GateStore implements ListReader, PassbackReader {
     this.db = connect(this.dataDir, this.options);
     this.q = prepareQueries(this.db);
     this.syncQ = undefined;
+    this.listWrites = undefined;
     this.files.adopt();
     // Whatever happened, the counter never goes below what was handed out.
     this.mark?.raise(lastSeq);
@@ -282,6 +283,12 @@ export class GateStore implements ListReader, PassbackReader {
 
   // --- lists ----------------------------------------------------------------------------------
 
+  private listWrites?: ReturnType<typeof prepareListWrites> | undefined;
+
+  private get lw(): ReturnType<typeof prepareListWrites> {
+    return (this.listWrites ??= prepareListWrites(this.db));
+  }
+
   entry(list: ListName, key: string): ListEntry | undefined {
     return this.q.entry[list].get(key);
   }
@@ -291,6 +298,7 @@ export class GateStore implements ListReader, PassbackReader {
     return { version: row.version, updatedAtMs: row.updated_at_ms };
   }
 
+  /** How many entries the list holds: kept beside its version by every write, never counted here. */
   count(list: ListName): number {
     return this.q.listCount[list].get() as number;
   }
@@ -303,16 +311,18 @@ export class GateStore implements ListReader, PassbackReader {
       if (verdict !== 'apply') return verdict;
       const put = this.q.put[delta.list];
       const take = this.q.take[delta.list];
-      const digest = this.q.getDigest.get(delta.list) ?? null;
+      const state = this.lw.listState.get(delta.list)!;
+      const digest = state.digest;
       const empty = this.q.listAny[delta.list].get() === undefined;
       // Sorted inserts touch each B-tree page once instead of at random: ~9× faster on big deltas.
-      this.putAll(sortedEntries(delta.put), put, take, digest, empty);
+      let entries = state.entries + this.putAll(sortedEntries(delta.put), put, take, digest, empty);
       for (const k of delta.del) {
         const old = take.get(k);
+        if (!old) continue;
+        entries--;
         if (digest) this.unhash(digest, k, old);
       }
-      this.q.setListMeta.run(delta.to, nowMs, delta.list);
-      if (digest) this.q.setDigest.run(digest, delta.list);
+      this.lw.setListState.run(delta.to, nowMs, digest, entries, delta.list);
       return verdict;
     }).immediate();
   }
@@ -356,17 +366,17 @@ export class GateStore implements ListReader, PassbackReader {
       this.db.exec(`DROP TABLE list_${list}; ALTER TABLE stage_${list} RENAME TO list_${list};
         CREATE TABLE stage_${list} (k BLOB PRIMARY KEY, s INTEGER NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;`);
       this.q.clearChunks.run(list);
-      this.q.setListMeta.run(chunk.snapshot, nowMs, list);
-      this.q.setDigest.run(digest, list);
+      this.lw.setListState.run(chunk.snapshot, nowMs, digest, entries, list);
       return { state: 'swapped', version: chunk.snapshot, count: entries };
     }).immediate();
   }
 
   /**
-   * Puts sorted entries, keeping the digest: an entry replaced leaves it first. Into a table that
-   * was empty before this transaction (a first fill, a snapshot's first chunk) the only entry a
-   * put can replace is its neighbour in the sorted batch (keys are lower-case hex, so equal keys
-   * sort together): no read-back per entry, which made a million-entry fill several times slower.
+   * Puts sorted entries, keeping the digest: an entry replaced leaves it first. Returns how many keys
+   * were new (the list's count grows by that). Into a table that was empty before this transaction
+   * (a first fill, a snapshot's first chunk) the only entry a put can replace is its neighbour in the
+   * sorted batch (keys are lower-case hex, so equal keys sort together): no read-back per entry,
+   * which made a million-entry fill several times slower.
    */
   private putAll(
     entries: readonly WireEntry[],
@@ -374,17 +384,18 @@ export class GateStore implements ListReader, PassbackReader {
     take: Database.Statement<[string], { s: number; at: number; until: number }>,
     digest: Buffer | null,
     wasEmpty: boolean,
-  ): void {
+  ): number {
+    let added = 0;
     let prev: WireEntry | undefined;
     for (const e of entries) {
-      if (digest) {
-        if (!wasEmpty) this.unhash(digest, e[0], take.get(e[0]));
-        else if (prev?.[0] === e[0]) this.unhash(digest, e[0], { s: prev[1], at: prev[2], until: prev[3] });
-      }
+      const old = wasEmpty ? (prev?.[0] === e[0] ? { s: prev[1], at: prev[2], until: prev[3] } : undefined) : take.get(e[0]);
+      if (!old) added++;
+      else if (digest) this.unhash(digest, e[0], old);
       put.run(e[0], e[1], e[2], e[3]);
       if (digest) xorHexEntry(digest, e[0], e[1], e[2], e[3]);
       prev = e;
     }
+    return added;
   }
 
   /** Takes an old entry's hash out of a digest (nothing when there was none). */
@@ -560,12 +571,12 @@ export class GateStore implements ListReader, PassbackReader {
     return this.db.transaction(() => {
       const old = this.entry('holders', handle);
       if (this.sq.cacheHolder.run(handle, s, at, until).changes === 0) return false;
-      const digest = this.q.getDigest.get('holders') ?? null;
+      const digest = this.lw.listState.get('holders')!.digest;
       if (digest) {
         this.unhash(digest, handle, old);
         xorHexEntry(digest, handle, s, at, until);
-        this.q.setDigest.run(digest, 'holders');
       }
+      this.lw.changeEntries.run(old ? 0 : 1, digest, 'holders');
       return true;
     }).immediate();
   }
@@ -697,6 +708,23 @@ function compareKeys(a: string, b: string): number {
 
 type Queries = ReturnType<typeof prepareQueries>;
 
+/**
+ * What a change to a list moves together: version, digest (NULL: not tracked) and entry count.
+ * Prepared on first write, so a read-only view of a store not yet migrated (doctor) still opens.
+ */
+function prepareListWrites(db: Database.Database) {
+  return {
+    listState: db.prepare<[string], { digest: Buffer | null; entries: number }>('SELECT digest, entries FROM list_meta WHERE name = ?'),
+    setListState: db.prepare('UPDATE list_meta SET version = ?, updated_at_ms = ?, digest = ?, entries = ? WHERE name = ?'),
+    /** A single entry cached outside a delta (cacheHolder): the count grows by 0 or 1, the version stays. */
+    changeEntries: db.prepare('UPDATE list_meta SET entries = entries + ?, digest = ? WHERE name = ?'),
+  };
+}
+
+function hasColumn(db: Database.Database, table: string, column: string): boolean {
+  return db.prepare<[string], string>('SELECT name FROM pragma_table_info(?)').pluck().all(table).includes(column);
+}
+
 function prepareQueries(db: Database.Database) {
   return {
     getMeta: db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -712,7 +740,6 @@ function prepareQueries(db: Database.Database) {
     listMeta: db.prepare<[string], { version: number; updated_at_ms: number | null }>(
       'SELECT version, updated_at_ms FROM list_meta WHERE name = ?',
     ),
-    setListMeta: db.prepare('UPDATE list_meta SET version = ?, updated_at_ms = ? WHERE name = ?'),
     entry: {
       tokens: db.prepare<[string], ListEntry>('SELECT s, at, until FROM list_tokens WHERE k = unhex(?)'),
       holders: db.prepare<[string], ListEntry>('SELECT s, at, until FROM list_holders WHERE k = unhex(?)'),
@@ -734,12 +761,10 @@ function prepareQueries(db: Database.Database) {
       tokens: db.prepare<[string], { s: number; at: number; until: number }>('DELETE FROM stage_tokens WHERE k = unhex(?) RETURNING s, at, until'),
       holders: db.prepare<[string], { s: number; at: number; until: number }>('DELETE FROM stage_holders WHERE k = unhex(?) RETURNING s, at, until'),
     },
-    getDigest: db.prepare<[string], Buffer | null>('SELECT digest FROM list_meta WHERE name = ?').pluck(),
     listAny: {
       tokens: db.prepare('SELECT 1 FROM list_tokens LIMIT 1').pluck(),
       holders: db.prepare('SELECT 1 FROM list_holders LIMIT 1').pluck(),
     },
-    setDigest: db.prepare('UPDATE list_meta SET digest = ? WHERE name = ?'),
     stagePut: {
       tokens: db.prepare('INSERT OR REPLACE INTO stage_tokens (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
       holders: db.prepare('INSERT OR REPLACE INTO stage_holders (k, s, at, until) VALUES (unhex(?), ?, ?, ?)'),
@@ -748,10 +773,16 @@ function prepareQueries(db: Database.Database) {
       tokens: db.prepare('SELECT count(*) FROM stage_tokens').pluck(),
       holders: db.prepare('SELECT count(*) FROM stage_holders').pluck(),
     },
-    listCount: {
-      tokens: db.prepare('SELECT count(*) FROM list_tokens').pluck(),
-      holders: db.prepare('SELECT count(*) FROM list_holders').pluck(),
-    },
+    // The count kept in list_meta; counted only by a read-only view of a store not yet migrated to keep it.
+    listCount: hasColumn(db, 'list_meta', 'entries')
+      ? {
+          tokens: db.prepare("SELECT entries FROM list_meta WHERE name = 'tokens'").pluck(),
+          holders: db.prepare("SELECT entries FROM list_meta WHERE name = 'holders'").pluck(),
+        }
+      : {
+          tokens: db.prepare('SELECT count(*) FROM list_tokens').pluck(),
+          holders: db.prepare('SELECT count(*) FROM list_holders').pluck(),
+        },
     stagedChunks: db.prepare<[string], { snapshot: number; chunk: number; chunks: number; count: number }>(
       'SELECT snapshot, chunk, chunks, count FROM snapshot_chunks WHERE list = ?',
     ),
