@@ -94,6 +94,29 @@ describe('the entry count kept beside each list', () => {
     );
   });
 
+  it('stays right, and the digest whole, over deltas larger than one statement with a key repeated across statement boundaries', () => {
+    const dir = tempDir();
+    const store = GateStore.open(dir, { durability: 'normal' });
+    // Each key three times in a row: the repeats straddle every multiple of 64 entries.
+    const thrice = (n: number, s: WireEntry[1], offset = 0) =>
+      Array.from({ length: n * 3 }, (_, i): WireEntry => [keyOf(offset + Math.floor(i / 3)), ((s + i) % 4) as WireEntry[1], T + i, T + 86_400]);
+    try {
+      store.applyDelta({ list: 'tokens', from: 0, to: 1, put: thrice(300, 0), del: [] }, 1);
+      expect(store.count('tokens')).toBe(300);
+      expect(store.entry('tokens', keyOf(21))).toEqual({ s: (0 + 65) % 4, at: T + 65, until: T + 86_400 }); // the last of the three
+      // Onto the full list: keys 100–399 put (200 replaced, 100 new), then 150 deleted (50 of them never held).
+      const del = [...Array.from({ length: 100 }, (_, i) => keyOf(250 + i)), ...Array.from({ length: 50 }, (_, i) => keyOf(1000 + i))];
+      store.applyDelta({ list: 'tokens', from: 1, to: 2, put: thrice(300, 1, 100), del }, 2);
+      expect(store.count('tokens')).toBe(300);
+      const db = new Database(join(dir, DB_FILE), { readonly: true });
+      expect(db.prepare('SELECT count(*) FROM list_tokens').pluck().get()).toBe(300);
+      db.close();
+    } finally {
+      store.close();
+    }
+    expect(checkStoreIntegrity(dir)).toMatchObject({ ok: true });
+  });
+
   it('is computed once when a store from before it was kept is opened', () => {
     const dir = tempDir();
     // The schema as it was before the count column: three migrations, a filled list with its digest.
