@@ -706,19 +706,64 @@ function migrate(db: Database.Database): void {
 }
 
 /**
- * Entries in key order. Keys are 32 hex characters, so their first 13 (52 bits) compare exactly as
- * doubles; comparing numbers is ~5× faster than comparing strings for a million-entry delta.
+ * Entries in key order, equal keys kept in the order they came (the last one put wins). Keys are
+ * lower-case hex: the indices are radix-sorted by each key's first 13 digits (52 bits), 13 bits a
+ * pass, and only keys equal in those are compared as strings. A comparator sort called a function
+ * some 20 million times for a million-entry delta (0.5 s); four counting passes do it in a tenth.
  */
 function sortedEntries(put: readonly WireEntry[]): readonly WireEntry[] {
+  const n = put.length;
   // A backend that sends keys in order (as a list it keeps by key does) needs no sort: one pass to see.
   let inOrder = true;
-  for (let i = 1; i < put.length && inOrder; i++) inOrder = put[i - 1]![0] <= put[i]![0];
+  for (let i = 1; i < n && inOrder; i++) inOrder = put[i - 1]![0] <= put[i]![0];
   if (inOrder) return put;
-  const prefix = new Float64Array(put.length);
-  for (let i = 0; i < put.length; i++) prefix[i] = parseInt(put[i]![0].slice(0, 13), 16);
-  const order = Array.from({ length: put.length }, (_, i) => i);
-  order.sort((a, b) => prefix[a]! - prefix[b]! || compareKeys(put[a]![0], put[b]![0]));
-  return order.map((i) => put[i]!);
+  // The 52 bits as 20 high and 32 low; anything but a hex digit counts as 0 (equal keys stay equal).
+  const hi = new Uint32Array(n);
+  const lo = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = put[i]![0];
+    let h = 0;
+    let l = 0;
+    for (let j = 0; j < 5; j++) h = (h << 4) | hexDigit(k.charCodeAt(j));
+    for (let j = 5; j < 13; j++) l = (l << 4) | hexDigit(k.charCodeAt(j));
+    hi[i] = h;
+    lo[i] = l;
+  }
+  let order = new Uint32Array(n);
+  let spare = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const counts = new Uint32Array(1 << 13);
+  const digit = (pass: number, i: number): number =>
+    pass === 0 ? lo[i]! & 0x1fff : pass === 1 ? (lo[i]! >>> 13) & 0x1fff : pass === 2 ? (lo[i]! >>> 26) | ((hi[i]! & 0x7f) << 6) : hi[i]! >>> 7;
+  for (let pass = 0; pass < 4; pass++) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[digit(pass, i)]!++;
+    for (let d = 0, at = 0; d < counts.length; d++) {
+      const c = counts[d]!;
+      counts[d] = at;
+      at += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const e = order[i]!;
+      spare[counts[digit(pass, e)]!++] = e;
+    }
+    [order, spare] = [spare, order];
+  }
+  // Runs equal in the 52 bits: by the whole key (Array sort is stable).
+  for (let from = 0; from < n; ) {
+    let to = from + 1;
+    while (to < n && hi[order[to]!] === hi[order[from]!] && lo[order[to]!] === lo[order[from]!]) to++;
+    if (to - from > 1) {
+      const run = Array.from(order.subarray(from, to)).sort((a, b) => compareKeys(put[a]![0], put[b]![0]));
+      order.set(run, from);
+    }
+    from = to;
+  }
+  return Array.from(order, (i) => put[i]!);
+}
+
+function hexDigit(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : 0;
 }
 
 function compareKeys(a: string, b: string): number {
