@@ -199,7 +199,7 @@ export class GateStore implements ListReader, PassbackReader {
     this.db = connect(this.dataDir, this.options);
     this.q = prepareQueries(this.db);
     this.syncQ = undefined;
-    this.listWrites = undefined;
+    this.listQ = undefined;
     this.files.adopt();
     // Whatever happened, the counter never goes below what was handed out.
     this.mark?.raise(lastSeq);
@@ -283,10 +283,10 @@ export class GateStore implements ListReader, PassbackReader {
 
   // --- lists ----------------------------------------------------------------------------------
 
-  private listWrites?: ReturnType<typeof prepareListWrites> | undefined;
+  private listQ?: ReturnType<typeof prepareListQueries> | undefined;
 
-  private get lw(): ReturnType<typeof prepareListWrites> {
-    return (this.listWrites ??= prepareListWrites(this.db));
+  private get lq(): ReturnType<typeof prepareListQueries> {
+    return (this.listQ ??= prepareListQueries(this.db));
   }
 
   entry(list: ListName, key: string): ListEntry | undefined {
@@ -310,13 +310,13 @@ export class GateStore implements ListReader, PassbackReader {
       const verdict = classifyDelta(held, delta);
       if (verdict !== 'apply') return verdict;
       const table = `list_${delta.list}` as const;
-      const state = this.lw.listState.get(delta.list)!;
+      const state = this.lq.listState.get(delta.list)!;
       const digest = state.digest ? ListDigest.of(state.digest) : null;
       const empty = this.q.listAny[delta.list].get() === undefined;
       // Sorted inserts touch each B-tree page once instead of at random: ~9× faster on big deltas.
       const added = this.putAll(table, sortedEntries(delta.put), digest, empty);
       const removed = this.deleteAll(table, delta.del, digest);
-      this.lw.setListState.run(delta.to, nowMs, digest?.bytes() ?? null, state.entries + added - removed, delta.list);
+      this.lq.setListState.run(delta.to, nowMs, digest?.bytes() ?? null, state.entries + added - removed, delta.list);
       return verdict;
     }).immediate();
   }
@@ -359,7 +359,7 @@ export class GateStore implements ListReader, PassbackReader {
       this.db.exec(`DROP TABLE list_${list}; ALTER TABLE stage_${list} RENAME TO list_${list};
         CREATE TABLE stage_${list} (k BLOB PRIMARY KEY, s INTEGER NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;`);
       this.q.clearChunks.run(list);
-      this.lw.setListState.run(chunk.snapshot, nowMs, digest?.bytes() ?? null, entries, list);
+      this.lq.setListState.run(chunk.snapshot, nowMs, digest?.bytes() ?? null, entries, list);
       return { state: 'swapped', version: chunk.snapshot, count: entries };
     }).immediate();
   }
@@ -374,8 +374,8 @@ export class GateStore implements ListReader, PassbackReader {
    */
   private putAll(table: ListTable, entries: readonly WireEntry[], digest: ListDigest | null, wasEmpty: boolean): number {
     let added = 0;
-    for (let from = 0; from < entries.length; from += PUT_BATCH) {
-      const to = Math.min(entries.length, from + PUT_BATCH);
+    for (let from = 0, to = 0; from < entries.length; from = to) {
+      to = from + batchSize(entries.length - from);
       const keys: string[] = new Array(to - from);
       const values: (string | number)[] = new Array((to - from) * 4);
       let distinct = 0;
@@ -395,12 +395,12 @@ export class GateStore implements ListReader, PassbackReader {
       }
       let replaced = 0;
       if (!wasEmpty) {
-        for (const [k, s, at, until] of this.lw.rows(table, 'old', keys.length).all(keys) as [Buffer, number, number, number][]) {
+        for (const [k, s, at, until] of this.lq.rows(table, 'old', keys.length).all(keys) as [Buffer, number, number, number][]) {
           replaced++;
           digest?.xorBytes(k, s, at, until);
         }
       }
-      this.lw.rows(table, 'put', keys.length).run(values);
+      this.lq.rows(table, 'put', keys.length).run(values);
       added += distinct - replaced;
     }
     return added;
@@ -409,9 +409,10 @@ export class GateStore implements ListReader, PassbackReader {
   /** Deletes keys, taking the entries deleted out of the digest. Returns how many there were. */
   private deleteAll(table: ListTable, keys: readonly string[], digest: ListDigest | null): number {
     let removed = 0;
-    for (let from = 0; from < keys.length; from += PUT_BATCH) {
-      const batch = keys.slice(from, from + PUT_BATCH);
-      for (const [k, s, at, until] of this.lw.rows(table, 'take', batch.length).all(batch) as [Buffer, number, number, number][]) {
+    for (let from = 0, to = 0; from < keys.length; from = to) {
+      to = from + batchSize(keys.length - from);
+      const batch = keys.slice(from, to);
+      for (const [k, s, at, until] of this.lq.rows(table, 'take', batch.length).all(batch) as [Buffer, number, number, number][]) {
         removed++;
         digest?.xorBytes(k, s, at, until);
       }
@@ -587,11 +588,11 @@ export class GateStore implements ListReader, PassbackReader {
     return this.db.transaction(() => {
       const old = this.entry('holders', handle);
       if (this.sq.cacheHolder.run(handle, s, at, until).changes === 0) return false;
-      const kept = this.lw.listState.get('holders')!.digest;
+      const kept = this.lq.listState.get('holders')!.digest;
       const digest = kept ? ListDigest.of(kept) : null;
       if (digest && old) digest.xorHex(handle, old.s, old.at, old.until);
       digest?.xorHex(handle, s, at, until);
-      this.lw.changeEntries.run(old ? 0 : 1, digest?.bytes() ?? null, 'holders');
+      this.lq.changeEntries.run(old ? 0 : 1, digest?.bytes() ?? null, 'holders');
       return true;
     }).immediate();
   }
@@ -773,17 +774,18 @@ function compareKeys(a: string, b: string): number {
 type Queries = ReturnType<typeof prepareQueries>;
 
 /**
- * What a change to a list moves together: version, digest (NULL: not tracked) and entry count.
- * Prepared on first write, so a read-only view of a store not yet migrated (doctor) still opens.
+ * The statements that change a list: its version, digest (NULL: not tracked) and entry count move
+ * together; its entries go PUT_BATCH (or one) to a statement. Prepared on first use, so a read-only
+ * view of a store not yet migrated (doctor) still opens.
  */
-function prepareListWrites(db: Database.Database) {
+function prepareListQueries(db: Database.Database) {
   const rowStatements = new Map<string, Database.Statement>();
   return {
     listState: db.prepare<[string], { digest: Buffer | null; entries: number }>('SELECT digest, entries FROM list_meta WHERE name = ?'),
     setListState: db.prepare('UPDATE list_meta SET version = ?, updated_at_ms = ?, digest = ?, entries = ? WHERE name = ?'),
     /** A single entry cached outside a delta (cacheHolder): the count grows by 0 or 1, the version stays. */
     changeEntries: db.prepare('UPDATE list_meta SET entries = entries + ?, digest = ? WHERE name = ?'),
-    /** Statements over `n` entries of a list or staging table, prepared once per size. */
+    /** Statements over `n` (PUT_BATCH or 1) entries of a list or staging table, prepared once. */
     rows(table: ListTable, kind: 'put' | 'old' | 'take', n: number): Database.Statement {
       const id = `${table} ${kind} ${n}`;
       let st = rowStatements.get(id);
@@ -809,6 +811,11 @@ type ListTable = `list_${ListName}` | `stage_${ListName}`;
  * million-entry insert ~3× faster; larger batches gained nothing more.
  */
 const PUT_BATCH = 64;
+
+/** Entries in the next statement: a whole batch, else one at a time (a statement per size would pile up). */
+function batchSize(left: number): number {
+  return left >= PUT_BATCH ? PUT_BATCH : 1;
+}
 
 function hasColumn(db: Database.Database, table: string, column: string): boolean {
   return db.prepare<[string], string>('SELECT name FROM pragma_table_info(?)').pluck().all(table).includes(column);

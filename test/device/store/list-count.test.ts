@@ -48,7 +48,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
     kind: fc.constant('delta' as const),
     list: listArb,
-    put: fc.array(entryArb, { maxLength: 30 }),
+    put: fc.array(entryArb, { maxLength: 150 }),
     del: fc.array(fc.integer({ min: 0, max: 40 }).map(spreadKey), { maxLength: 10 }),
   }),
   fc.record({ kind: fc.constant('snapshot' as const), list: listArb, chunks: fc.array(fc.array(entryArb, { maxLength: 20 }), { minLength: 1, maxLength: 3 }) }),
