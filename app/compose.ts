@@ -13,11 +13,11 @@
  * every event recorded reaches the link at once, gate and health changes republish R/status,
  * documents applied by the link reload the verifier. Listeners are removed by owner on stop.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Config, GpioConfig } from '../device/config.js';
 import { createLogger } from '../device/log.js';
-import { DB_FILE, GateStore } from '../device/store/store.js';
+import type { GateStore } from '../device/store/store.js';
+import { StoreRefused, openProvisionedStore } from '../device/store/startup.js';
 import { clockFromConfig } from '../device/clock-trust.js';
 import type { Clock } from '../device/core/ports.js';
 import { PassgateError } from '../base/errors.js';
@@ -203,21 +203,18 @@ export async function compose(config: Config, o: ComposeOverrides = {}): Promise
 
 // --- store -------------------------------------------------------------------------------------------
 
-/** Opens a data directory that `passgate init` provisioned; refuses one it did not (StartRefused). */
+/**
+ * Opens, migrates and checks a data directory that `passgate init` provisioned, the way the service
+ * does (device/store/startup.ts) but without its policy: a store that is not provisioned, not
+ * writable or damaged is refused (StartRefused, one line), never repaired here.
+ */
 export function openStore(config: Pick<Config, 'dataDir' | 'durability'>): GateStore {
-  const notInitialised = () =>
-    new StartRefused(
-      `data directory ${config.dataDir} is not initialised: run ` +
-        `\`passgate init --data-dir ${config.dataDir} --site <site> --gate <gate> --root <federation root SPKI, base64url>\` first`,
-    );
-  // GateStore.open creates what is missing: look first, so a typo in dataDir is not "initialised" as a new empty gate.
-  if (!existsSync(join(config.dataDir, DB_FILE))) throw notInitialised();
-  const store = GateStore.open(config.dataDir, { durability: config.durability });
-  if (!store.identity()) {
-    store.close();
-    throw notInitialised();
+  try {
+    return openProvisionedStore(config).store;
+  } catch (e) {
+    if (e instanceof StoreRefused) throw new StartRefused(e.detail);
+    throw e;
   }
-  return store;
 }
 
 // --- guard console -----------------------------------------------------------------------------------

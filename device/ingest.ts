@@ -4,8 +4,8 @@
  * and leaves the store as it was.
  */
 import { PassgateError } from '../base/errors.js';
-import { openEnvelope, parseEnvelope, type EnvelopeType } from './core/envelope.js';
-import { compileTrust, parseTrustBundle, type SkippedKey, type Trust } from './core/trust.js';
+import { openEnvelope, parseEnvelope, type EnvelopeType, type ParsedEnvelope } from './core/envelope.js';
+import { compileTrust, parseTrustBundle, type SkippedKey, type Trust, type TrustedKey } from './core/trust.js';
 import { parsePolicy } from './core/policy.js';
 import { parseListPayload } from './core/lists.js';
 import { checkCommand, parseLookupReply, type Command, type LookupReply } from './core/signed-command.js';
@@ -35,23 +35,30 @@ export interface VerifiedCommand {
  * envelope raises the clock floor to its `iat`/`issuedAt`: its signer vouches that that time has passed.
  */
 export function ingestEnvelope(text: string, store: GateStore, clock: Clock, expected?: EnvelopeType): Ingested {
-  const r = ingestVerified(text, store, clock, expected);
-  store.raiseClockFloor(signedTimeMs(text));
+  let signedMs = 0;
+  // The envelope is parsed and its payload decoded once (a million-entry delta is tens of MB): the
+  // issue time is read from the payload as it is opened.
+  const open = (env: ParsedEnvelope, typ: EnvelopeType, signers: readonly TrustedKey[]): unknown => {
+    const payload = openEnvelope(env, typ, signers);
+    signedMs = signedTimeMs(payload);
+    return payload;
+  };
+  const r = ingestVerified(text, store, clock, open, expected);
+  store.raiseClockFloor(signedMs);
   return r;
 }
 
-/** The payload's issue time in ms (0 if none); only called once the envelope has verified. */
-function signedTimeMs(text: string): number {
-  try {
-    const p = JSON.parse(Buffer.from(parseEnvelope(text).payloadB64, 'base64url').toString('utf8')) as { iat?: unknown; issuedAt?: unknown };
-    const t = typeof p.iat === 'number' ? p.iat : typeof p.issuedAt === 'number' ? p.issuedAt : 0;
-    return Number.isFinite(t) ? t * 1000 : 0;
-  } catch {
-    return 0;
-  }
+/** Verifies an envelope and returns its payload (openEnvelope), noting its issue time. */
+type Open = (env: ParsedEnvelope, typ: EnvelopeType, signers: readonly TrustedKey[]) => unknown;
+
+/** A verified payload's issue time in ms (0 if none). */
+function signedTimeMs(payload: unknown): number {
+  const p = (typeof payload === 'object' && payload !== null ? payload : {}) as { iat?: unknown; issuedAt?: unknown };
+  const t = typeof p.iat === 'number' ? p.iat : typeof p.issuedAt === 'number' ? p.issuedAt : 0;
+  return Number.isFinite(t) ? t * 1000 : 0;
 }
 
-function ingestVerified(text: string, store: GateStore, clock: Clock, expected?: EnvelopeType): Ingested {
+function ingestVerified(text: string, store: GateStore, clock: Clock, open: Open, expected?: EnvelopeType): Ingested {
   const identity = store.identity();
   if (!identity) throw new PassgateError('NOT_INITIALISED', 'run passgate init first');
   const env = parseEnvelope(text);
@@ -59,7 +66,7 @@ function ingestVerified(text: string, store: GateStore, clock: Clock, expected?:
   const nowMs = clock.nowMs();
 
   if (env.typ === 'passgate-trust+json') {
-    const bundle = parseTrustBundle(openEnvelope(env, env.typ, pinnedRoots(identity)));
+    const bundle = parseTrustBundle(open(env, env.typ, pinnedRoots(identity)));
     const skew = loadPolicy(store).maxClockSkewSeconds;
     if (clock.trusted() && bundle.issuedAt > nowMs / 1000 + skew) {
       throw new PassgateError('NOT_YET_VALID', `trust bundle ${bundle.version} issued in the future`);
@@ -76,13 +83,13 @@ function ingestVerified(text: string, store: GateStore, clock: Clock, expected?:
   const trust = requireTrust(store);
   switch (env.typ) {
     case 'passgate-policy+json': {
-      const raw = openEnvelope(env, env.typ, trust.signers.policy);
+      const raw = open(env, env.typ, trust.signers.policy);
       const policy = parsePolicy(raw);
       const outcome = store.replaceDocument('policy', policy.version, raw, nowMs);
       return { typ: env.typ, outcome, version: policy.version };
     }
     case 'passgate-list+json': {
-      const parsed = parseListPayload(openEnvelope(env, env.typ, trust.signers.lists));
+      const parsed = parseListPayload(open(env, env.typ, trust.signers.lists));
       if (parsed.kind === 'delta') {
         const { delta } = parsed;
         const verdict = store.applyDelta(delta, nowMs);
@@ -112,13 +119,13 @@ function ingestVerified(text: string, store: GateStore, clock: Clock, expected?:
       }
     }
     case 'passgate-lookup+json':
-      return { typ: 'passgate-lookup+json', outcome: 'verified', reply: parseLookupReply(openEnvelope(env, 'passgate-lookup+json', trust.signers.lists)) };
+      return { typ: 'passgate-lookup+json', outcome: 'verified', reply: parseLookupReply(open(env, 'passgate-lookup+json', trust.signers.lists)) };
     case 'passgate-cmd+json': {
-      const verified = { kid: env.kid, payload: openEnvelope(env, env.typ, trust.signers.commands) };
+      const verified = { kid: env.kid, payload: open(env, env.typ, trust.signers.commands) };
       return { typ: env.typ, outcome: 'verified', kid: env.kid, command: acceptCommand(verified, store, clock) };
     }
     case 'passgate-ack+json': {
-      const ack = checkAck(openEnvelope(env, env.typ, trust.signers.lists), audienceOf(identity));
+      const ack = checkAck(open(env, env.typ, trust.signers.lists), audienceOf(identity));
       const last = store.outboxBounds().lastSeq;
       // An ack beyond any seq this store handed out (a reprovisioned gate reusing an id, a confused or
       // replaying backend): deleting on its word would lose events never stored.

@@ -72,17 +72,25 @@ export function checkStoreIntegrity(dataDir: string, o: { scope?: IntegrityRepor
 
 /**
  * Recomputes each list's content digest from its table and compares it with the one kept beside it:
- * a flipped byte inside an entry passes SQLite's own checks but not this.
+ * a flipped byte inside an entry passes SQLite's own checks but not this. The entry count kept
+ * beside it is compared in the same scan: a wrong count is damage too (status would misreport).
  */
 function listDigestProblems(db: Database.Database): string[] {
   const problems: string[] = [];
   const columns = db.prepare("SELECT name FROM pragma_table_info('list_meta')").pluck().all() as string[];
   if (!columns.includes('digest')) return problems;
+  const counted = columns.includes('entries');
   for (const list of ['tokens', 'holders'] as const) {
-    const kept = db.prepare('SELECT digest FROM list_meta WHERE name = ?').pluck().get(list) as Buffer | null | undefined;
-    if (!kept) continue; // not tracked
+    const kept = db.prepare(`SELECT digest, ${counted ? 'entries' : 'NULL'} AS entries FROM list_meta WHERE name = ?`).get(list) as
+      | { digest: Buffer | null; entries: number | null }
+      | undefined;
+    if (!kept?.digest) continue; // not tracked
     const rows = db.prepare(`SELECT k, s, at, until FROM list_${list}`).raw().iterate() as Iterable<[Uint8Array, number, number, number]>;
-    if (!digestOf(rows).equals(kept)) problems.push(`list ${list}: content does not match its digest (entries were altered on disk)`);
+    const found = digestOf(rows);
+    if (!found.digest.equals(kept.digest)) problems.push(`list ${list}: content does not match its digest (entries were altered on disk)`);
+    else if (kept.entries !== null && found.entries !== kept.entries) {
+      problems.push(`list ${list}: holds ${found.entries} entries but its count says ${kept.entries} (altered on disk)`);
+    }
   }
   return problems;
 }

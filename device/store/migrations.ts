@@ -44,4 +44,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE guard_accounts (name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at_ms INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // Each list's entry count, kept beside its version and digest by every write that changes the list:
+  // status is built within a second of every change, and count(*) over a 10M-entry list is a full scan.
+  `
+  ALTER TABLE list_meta ADD COLUMN entries INTEGER NOT NULL DEFAULT 0;
+  UPDATE list_meta SET entries = (SELECT count(*) FROM list_tokens) WHERE name = 'tokens';
+  UPDATE list_meta SET entries = (SELECT count(*) FROM list_holders) WHERE name = 'holders';
+  `,
 ];

@@ -1,12 +1,17 @@
 /**
- * How the service opens its store (defects 13, 14, 15): the data directory must be writable, the
- * store whole (checked at start; the big list tables in the background when the file is large), a
- * damaged store is set aside and rebuilt from what can be read, and the outbox counter never goes
- * below the high-water mark. Every failure is one line and an exit code the unit understands.
+ * How a gate opens its store (defects 13, 14, 15). One path opens, migrates and checks a provisioned
+ * store, for every gate (openProvisionedStore; compose's openStore for the demo, the simulator and
+ * the benches): it must exist (a typo is not a new gate), its directory be writable, the store whole
+ * (checked before it is opened; only the small tables when the file is large) and hold an identity;
+ * anything else is a StoreRefused saying why in one line. The service adds its policy on top
+ * (openServiceStore): a damaged store is set aside and rebuilt from what can be read, the big list
+ * tables are checked in the background, the outbox counter never goes below the high-water mark,
+ * and every refusal is one line and an exit code the unit understands.
  */
 import { accessSync, constants, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { PassgateError } from '../../base/errors.js';
 import { DB_FILE, GateStore, type StoreOptions } from './store.js';
 import { checkInBackground, checkStoreIntegrity, describeStoreError, repairStore, type IntegrityReport } from './integrity.js';
 import { baseEvent } from '../events.js';
@@ -53,11 +58,84 @@ export function dataDirProblem(dataDir: string): string | null {
   return null;
 }
 
+/** Why a provisioned store was not opened. */
+export type StoreProblem = 'not-initialised' | 'unwritable' | 'damaged' | 'disk-full' | 'failed';
+
+/** A store that cannot be opened as it is: `detail` is one line for a person, `problems` what a check found. */
+export class StoreRefused extends PassgateError {
+  constructor(
+    readonly problem: StoreProblem,
+    message: string,
+    readonly problems: readonly string[] = [message],
+  ) {
+    super(problem === 'not-initialised' ? 'NOT_INITIALISED' : 'STORE_FAILED', message);
+  }
+}
+
+export interface OpenedStore {
+  store: GateStore;
+  /** The check run before it was opened: `small-tables` leaves the list tables to the caller. */
+  check: IntegrityReport;
+}
+
+const PROBLEM_OF = { STORE_CORRUPT: 'damaged', DISK_FULL: 'disk-full', STORE_READ_ONLY: 'unwritable', STORE_FAILED: 'failed' } as const;
+
+/**
+ * Opens, migrates and checks the store of a data directory that `passgate init` provisioned, or
+ * throws StoreRefused. Never exits and never repairs: what to do about a refusal is the caller's.
+ */
+export function openProvisionedStore(o: { dataDir: string; durability: StoreOptions['durability'] }): OpenedStore {
+  const { dataDir } = o;
+  const notInitialised = () =>
+    new StoreRefused(
+      'not-initialised',
+      `data directory ${dataDir} is not initialised: run \`passgate init --data-dir ${dataDir} --site <site> --gate <gate> --root <federation root SPKI, base64url>\` first`,
+    );
+  // GateStore.open creates what is missing: look first, so a typo in dataDir is not "initialised" as a new empty gate.
+  if (!existsSync(join(dataDir, DB_FILE))) throw notInitialised();
+  const unwritable = dataDirProblem(dataDir);
+  if (unwritable) throw new StoreRefused('unwritable', unwritable);
+
+  const check: IntegrityReport = existsSync(join(dataDir, DAMAGE_MARKER))
+    ? { ok: false, problems: ['the last background check found damage'], scope: 'full', durationMs: 0 }
+    : checkStoreIntegrity(dataDir, { scope: checkInBackground(dataDir) ? 'small-tables' : 'full' });
+  if (!check.ok) {
+    throw new StoreRefused('damaged', `the store in ${dataDir} is damaged (${check.problems[0]}): \`passgate repair --data-dir ${dataDir}\``, check.problems);
+  }
+  let store: GateStore;
+  try {
+    store = GateStore.open(dataDir, { durability: o.durability });
+  } catch (e) {
+    const d = describeStoreError(e, dataDir);
+    throw new StoreRefused(PROBLEM_OF[d.code], d.message);
+  }
+  if (!store.identity()) {
+    store.close();
+    throw notInitialised();
+  }
+  return { store, check };
+}
+
+/** What the unit is told for each refusal. */
+const EXIT_FOR: Record<StoreProblem, number> = {
+  'not-initialised': EXIT_CONFIG,
+  unwritable: EXIT_STORE,
+  damaged: EXIT_STORE,
+  'disk-full': EXIT_DISK_FULL,
+  failed: EXIT_STORE,
+};
+
 /** Stops the process with one line on stderr and in the log. */
 function stop(log: StoreLog, code: number, message: string): never {
   log.fatal({ exitCode: code }, message);
   process.stderr.write(`passgate: refusing to start: ${message}\n`);
   process.exit(code);
+}
+
+/** A refusal as the service's exit (anything else is a bug and is thrown on). */
+function refuse(log: StoreLog, e: unknown): never {
+  if (!(e instanceof StoreRefused)) throw e;
+  stop(log, EXIT_FOR[e.problem], e.detail);
 }
 
 /**
@@ -66,46 +144,28 @@ function stop(log: StoreLog, code: number, message: string): never {
  */
 export function openServiceStore(o: { dataDir: string; durability: StoreOptions['durability']; clock: Clock; log: StoreLog }): GateStore {
   const { dataDir, log } = o;
-  const notInitialised = () =>
-    stop(
-      log,
-      EXIT_CONFIG,
-      `data directory ${dataDir} is not initialised: run \`passgate init --data-dir ${dataDir} --site <site> --gate <gate> --root <federation root SPKI, base64url>\` first`,
-    );
-  // GateStore.open creates what is missing: look first, so a typo in dataDir is not "initialised" as a new empty gate.
-  if (!existsSync(join(dataDir, DB_FILE))) notInitialised();
-  const unwritable = dataDirProblem(dataDir);
-  if (unwritable) stop(log, EXIT_STORE, unwritable);
-
-  const marked = existsSync(join(dataDir, DAMAGE_MARKER));
-  const check = marked
-    ? { ok: false, problems: ['the last background check found damage'], scope: 'full' as const, durationMs: 0 }
-    : checkStoreIntegrity(dataDir, { scope: checkInBackground(dataDir) ? 'small-tables' : 'full' });
-  if (!check.ok) repairOrStop(o, check);
-  else log.info({ scope: check.scope, ms: check.durationMs }, 'store integrity checked');
-
-  let store: GateStore;
+  let opened: OpenedStore;
   try {
-    store = GateStore.open(dataDir, { durability: o.durability });
+    opened = openProvisionedStore(o);
+    log.info({ scope: opened.check.scope, ms: opened.check.durationMs }, 'store integrity checked');
   } catch (e) {
-    const d = describeStoreError(e, dataDir);
-    if (d.code !== 'STORE_CORRUPT') stop(log, d.code === 'DISK_FULL' ? EXIT_DISK_FULL : EXIT_STORE, d.message);
-    repairOrStop(o, { ok: false, problems: [d.message], scope: 'full', durationMs: 0 });
-    store = GateStore.open(dataDir, { durability: o.durability });
+    if (!(e instanceof StoreRefused) || e.problem !== 'damaged') refuse(log, e);
+    repairOrStop(o, e.problems);
+    try {
+      opened = openProvisionedStore(o);
+    } catch (again) {
+      refuse(log, again);
+    }
   }
-  if (!store.identity()) {
-    store.close();
-    notInitialised();
-  }
+  const { store, check } = opened;
   guardStore(store, o.clock, log);
-  if (!check.ok || check.scope === 'full') return store;
-  backgroundCheck(dataDir, log);
+  if (check.scope === 'small-tables') backgroundCheck(dataDir, log);
   return store;
 }
 
-function repairOrStop(o: { dataDir: string; clock: Clock; log: StoreLog }, check: IntegrityReport): void {
-  const reason = check.problems.join('; ');
-  o.log.error({ problems: check.problems }, `store ${o.dataDir}/${DB_FILE} is damaged: setting it aside and rebuilding it`);
+function repairOrStop(o: { dataDir: string; clock: Clock; log: StoreLog }, problems: readonly string[]): void {
+  const reason = problems.join('; ');
+  o.log.error({ problems }, `store ${o.dataDir}/${DB_FILE} is damaged: setting it aside and rebuilding it`);
   let r: ReturnType<typeof repairStore>;
   try {
     r = repairStore(o.dataDir, { clock: o.clock, reason });

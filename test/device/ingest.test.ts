@@ -93,6 +93,18 @@ describe('lists (§5)', () => {
     expect(gate.store.count('tokens')).toBe(2);
   });
 
+  it('a verified delta raises the clock floor to the time it was signed; a refused one leaves the floor where it was', async () => {
+    gate = await makeGate();
+    const floor = gate.store.clockFloorMs();
+    const at = Math.floor(floor / 1000) + 3600;
+    const signed = (key: typeof gate.fed.listSigner, from: number, iat: number) =>
+      signEnvelope(key, 'passgate-list+json', { list: 'tokens', from, to: from + 1, put: entries(2), del: [], iat });
+    expect(refusal(() => gate.ingest(signed(gate.fed.policySigner, 0, at + 60)))).toBe('UNKNOWN_KEY');
+    expect(gate.store.clockFloorMs()).toBe(floor);
+    expect(gate.ingest(signed(gate.fed.listSigner, 0, at))).toMatchObject({ outcome: 'applied' });
+    expect(gate.store.clockFloorMs()).toBe(at * 1000);
+  });
+
   it('refuses a malformed delta whole: nothing of it is applied', async () => {
     gate = await makeGate();
     const before = snapshotOf(gate);
