@@ -50,7 +50,7 @@ export function checkStoreIntegrity(dataDir: string, o: { scope?: IntegrityRepor
       (db!.prepare(`PRAGMA ${pragma}${table ? `(${table})` : ''}`).pluck().all() as string[]).filter((r) => r !== 'ok');
     if (scope === 'full') {
       const problems = run();
-      return done(problems.length ? problems : listDigestProblems(db));
+      return done(problems.length ? problems : [...outboxDepthProblems(db), ...listDigestProblems(db)]);
     }
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];
     const listTables = new Set<string>(LIST_TABLES);
@@ -60,7 +60,7 @@ export function checkStoreIntegrity(dataDir: string, o: { scope?: IntegrityRepor
     // The schema the gate needs must be there and readable.
     if (scope === 'small-tables') {
       for (const t of ['meta', 'outbox', 'list_meta', 'documents']) if (!tables.includes(t)) problems.push(`table ${t} is missing`);
-      if (problems.length === 0) db.prepare('SELECT count(*) FROM outbox').pluck().get();
+      if (problems.length === 0) problems.push(...outboxDepthProblems(db));
     }
     return done(problems);
   } catch (e) {
@@ -68,6 +68,15 @@ export function checkStoreIntegrity(dataDir: string, o: { scope?: IntegrityRepor
   } finally {
     db?.close();
   }
+}
+
+/** The outbox depth its triggers keep against the rows it holds (status reports the kept one). */
+function outboxDepthProblems(db: Database.Database): string[] {
+  const rows = db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+  const kept = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'outbox_depth'").pluck().get()
+    ? (db.prepare('SELECT n FROM outbox_depth').pluck().get() as number | undefined)
+    : rows; // a store not yet migrated to keep it: nothing to compare
+  return kept === rows ? [] : [`outbox holds ${rows} events but its depth says ${kept ?? 'nothing'}`];
 }
 
 /**
@@ -199,7 +208,7 @@ function salvageStore(dataDir: string): { salvage: Salvage; meta: [string, strin
         const end = Math.max(after + 500, top);
         for (let seq = after + 1; seq <= Math.min(after + 500, end); seq++) {
           const row = attempt(() => one.get(seq) as Salvage['events'][number] | undefined, null);
-          if (row === null) unreadable++;
+          if (row === null || (row && !isSalvageable(row))) unreadable++;
           else if (row) salvage.events.push(row);
         }
         after = Math.min(after + 500, end);
@@ -207,7 +216,9 @@ function salvageStore(dataDir: string): { salvage: Salvage; meta: [string, strin
         continue;
       }
       if (rows.length === 0) break;
-      salvage.events.push(...rows.filter((r) => isEventText(r.event)));
+      const whole = rows.filter(isSalvageable);
+      unreadable += rows.length - whole.length;
+      salvage.events.push(...whole);
       after = rows[rows.length - 1]!.seq;
     }
     salvage.floorSeq = Math.max(salvage.floorSeq, top, after);
@@ -250,6 +261,14 @@ function readableCopy(dataDir: string): { path: string; dispose(): void } {
   } catch {
     return inPlace;
   }
+}
+
+/**
+ * A row read from a damaged page may come back with columns missing (NULL) or garbled: only one
+ * with a seq, a time and an event's text is put into the rebuilt store (whose columns are NOT NULL).
+ */
+function isSalvageable(row: { seq: unknown; tsMs: unknown; event: unknown }): boolean {
+  return Number.isSafeInteger(row.seq) && Number.isFinite(row.tsMs) && isEventText(row.event);
 }
 
 function isEventText(text: unknown): boolean {

@@ -818,6 +818,10 @@ function batchSize(left: number): number {
   return left >= PUT_BATCH ? PUT_BATCH : 1;
 }
 
+function hasTable(db: Database.Database, table: string): boolean {
+  return db.prepare<[string], number>("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) !== undefined;
+}
+
 function hasColumn(db: Database.Database, table: string, column: string): boolean {
   return db.prepare<[string], string>('SELECT name FROM pragma_table_info(?)').pluck().all(table).includes(column);
 }
@@ -872,8 +876,11 @@ function prepareQueries(db: Database.Database) {
       'SELECT seq, event FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?',
     ),
     ack: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
+    // Index look-ups only: the depth kept by triggers (counted only by a read-only view of a store not
+    // yet migrated to keep it); the oldest is the first event still held, the one waiting longest.
     outboxStats: db.prepare<[], { depth: number; oldest: number | null; first: number | null }>(
-      'SELECT count(*) AS depth, min(ts_ms) AS oldest, min(seq) AS first FROM outbox',
+      `SELECT ${hasTable(db, 'outbox_depth') ? '(SELECT n FROM outbox_depth)' : '(SELECT count(*) FROM outbox)'} AS depth,
+              (SELECT ts_ms FROM outbox ORDER BY seq LIMIT 1) AS oldest, (SELECT min(seq) FROM outbox) AS first`,
     ),
     lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").pluck(),
     getCtr: db.prepare<[string], number>('SELECT ctr FROM cmd_counters WHERE kid = ?').pluck(),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DB_FILE, GateStore, WAL_FILE } from '../../device/store/store.js';
 import { SEQ_MARK_FILE } from '../../device/store/seq-mark.js';
-import { checkStoreIntegrity } from '../../device/store/integrity.js';
+import { checkStoreIntegrity, repairStore } from '../../device/store/integrity.js';
 import { openServiceStore } from '../../device/store/startup.js';
 import { SystemClock } from '../../device/clock.js';
 import { baseEvent } from '../../device/events.js';
@@ -133,6 +133,26 @@ describe('defect 13: a damaged store', () => {
       expect(readdirSync(dir).some((f) => f.startsWith(`${DB_FILE}.damaged-`))).toBe(true);
       expect(log.lines.join('\n')).toMatch(/is damaged: setting it aside/);
       report('corrupt-truncated', { events: 400, salvaged: salvaged.length, lost: 400 - salvaged.length, repairedAtSeq: repaired.seq });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('defect 13: rows read back from damaged pages with a column missing are counted unreadable, not put into the rebuilt store (which refused them)', () => {
+    const dir = provisioned(5);
+    // A damaged page can return a row with NULLs where the schema says NOT NULL: stand that in by
+    // an outbox without the constraints, holding such rows beside whole ones.
+    const db = new Database(join(dir, DB_FILE));
+    db.exec('ALTER TABLE outbox RENAME TO outbox_whole; CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER, event TEXT); INSERT INTO outbox SELECT * FROM outbox_whole; DROP TABLE outbox_whole;');
+    db.prepare('INSERT INTO outbox (seq, ts_ms, event) VALUES (?, ?, ?)').run(6, null, JSON.stringify({ type: 'decision' }));
+    db.prepare('INSERT INTO outbox (seq, ts_ms, event) VALUES (?, ?, ?)').run(7, Date.now(), null);
+    db.close();
+    const r = repairStore(dir, { clock, reason: 'test' });
+    expect(r).toMatchObject({ salvaged: 5, identity: true });
+    expect(r.unreadable).toBe(2);
+    const store = GateStore.open(dir);
+    try {
+      expect(store.pendingEvents(0, 100).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 8]);
     } finally {
       store.close();
     }
