@@ -73,8 +73,8 @@ export function checkStoreIntegrity(dataDir: string, o: { scope?: IntegrityRepor
 /** The outbox depth its triggers keep against the rows it holds (status reports the kept one). */
 function outboxDepthProblems(db: Database.Database): string[] {
   const rows = db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
-  const kept = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'outbox_depth'").pluck().get()
-    ? (db.prepare('SELECT n FROM outbox_depth').pluck().get() as number | undefined)
+  const kept = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'trigger' AND name = 'outbox_depth_in'").pluck().get()
+    ? (db.prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_depth'").pluck().get() as number | undefined)
     : rows; // a store not yet migrated to keep it: nothing to compare
   return kept === rows ? [] : [`outbox holds ${rows} events but its depth says ${kept ?? 'nothing'}`];
 }

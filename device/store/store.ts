@@ -818,8 +818,8 @@ function batchSize(left: number): number {
   return left >= PUT_BATCH ? PUT_BATCH : 1;
 }
 
-function hasTable(db: Database.Database, table: string): boolean {
-  return db.prepare<[string], number>("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(table) !== undefined;
+function hasTrigger(db: Database.Database, name: string): boolean {
+  return db.prepare<[string], number>("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?").pluck().get(name) !== undefined;
 }
 
 function hasColumn(db: Database.Database, table: string, column: string): boolean {
@@ -879,7 +879,7 @@ function prepareQueries(db: Database.Database) {
     // Index look-ups only: the depth kept by triggers (counted only by a read-only view of a store not
     // yet migrated to keep it); the oldest is the first event still held, the one waiting longest.
     outboxStats: db.prepare<[], { depth: number; oldest: number | null; first: number | null }>(
-      `SELECT ${hasTable(db, 'outbox_depth') ? '(SELECT n FROM outbox_depth)' : '(SELECT count(*) FROM outbox)'} AS depth,
+      `SELECT ${hasTrigger(db, 'outbox_depth_in') ? "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_depth')" : '(SELECT count(*) FROM outbox)'} AS depth,
               (SELECT ts_ms FROM outbox ORDER BY seq LIMIT 1) AS oldest, (SELECT min(seq) FROM outbox) AS first`,
     ),
     lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").pluck(),

@@ -107,7 +107,7 @@ describe('outbox depth', () => {
     expect(store.outboxStats().depth).toBe(28);
     store.close();
     const db = new Database(join(dir, DB_FILE), { readonly: true });
-    expect(db.prepare('SELECT n FROM outbox_depth').pluck().get()).toBe(28);
+    expect(db.prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_depth'").pluck().get()).toBe(28);
     db.close();
   });
 
@@ -117,7 +117,7 @@ describe('outbox depth', () => {
     for (let i = 0; i < 5; i++) store.recordEvent({ type: 'decision', i }, T + i);
     store.close();
     const db = new Database(join(dir, DB_FILE));
-    db.prepare('UPDATE outbox_depth SET n = 500').run();
+    db.prepare("UPDATE meta SET value = '500' WHERE key = 'outbox_depth'").run();
     db.close();
 
     const view = GateStore.openReadOnly(dir);
