@@ -5,22 +5,17 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DB_FILE, GateStore } from '../../device/store/store.js';
 import { StoreRefused, openProvisionedStore, openServiceStore } from '../../device/store/startup.js';
 import { StartRefused, openStore } from '../../app/compose.js';
 import { SystemClock } from '../../device/clock.js';
 import type { WireEntry } from '../../device/core/lists.js';
+import { removeTempDirs, tempDir as makeTempDir } from '../helpers/temp.js';
 
-const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'passgate-open-store-'));
-  dirs.push(d);
-  return d;
-};
+afterEach(removeTempDirs);
+const tempDir = () => makeTempDir('passgate-open-store-');
 
 const T = 1_700_000_000;
 /** A provisioned store with a holders list; `damaged`: its kept entry count altered on disk (SQLite's own checks pass). */

@@ -1,7 +1,6 @@
 /** Shared pieces of the sync tests: a federation, temp dirs, a backend, raw clients, the gate simulator. (Gates: helpers/gate.ts.) */
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -9,20 +8,12 @@ import { Federation } from '../../scripts/lib/federation.js';
 import { ReferenceBackend, type ReferenceBackendOptions } from '../../scripts/backend/reference-backend.js';
 import { memoryLogger } from './gate.js';
 import { checkDigit } from '../../device/core/idcard.js';
+import { removeTempDirs, tempDir as makeTempDir } from './temp.js';
+export { removeTempDirs };
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
-const dirs: string[] = [];
-
-export function tempDir(prefix = 'passgate-sync-'): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
-export function removeTempDirs(): void {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-}
+export const tempDir = (prefix = 'passgate-sync-') => makeTempDir(prefix);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -8,8 +8,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DB_FILE, GateStore } from '../../../device/store/store.js';
 import { MIGRATIONS } from '../../../device/store/migrations.js';
@@ -19,14 +18,10 @@ import { gateStatus } from '../../../device/status.js';
 import { FixedClock } from '../../../device/clock.js';
 import type { WireEntry } from '../../../device/core/lists.js';
 import type { ListName } from '../../../device/core/types.js';
+import { removeTempDirs, tempDir as makeTempDir } from '../../helpers/temp.js';
 
-const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'passgate-list-count-'));
-  dirs.push(d);
-  return d;
-};
+afterEach(removeTempDirs);
+const tempDir = () => makeTempDir('passgate-list-count-');
 
 const T = 1_700_000_000;
 /** A small key space, so puts replace, deletes hit, and duplicates within one delta happen. */

@@ -8,20 +8,14 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DB_FILE, GateStore } from '../../../device/store/store.js';
 import { MIGRATIONS } from '../../../device/store/migrations.js';
 import { checkStoreIntegrity } from '../../../device/store/integrity.js';
+import { removeTempDirs, tempDir as makeTempDir } from '../../helpers/temp.js';
 
-const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'passgate-outbox-depth-'));
-  dirs.push(d);
-  return d;
-};
+afterEach(removeTempDirs);
+const tempDir = () => makeTempDir('passgate-outbox-depth-');
 const T = 1_795_737_600_000;
 /** What the outbox table holds, read by a connection of its own. */
 const held = (dir: string) => {

@@ -1,16 +1,9 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GateStore } from '../../../device/store/store.js';
+import { removeTempDirs, tempDir as makeTempDir } from '../../helpers/temp.js';
 
-const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'passgate-store-'));
-  dirs.push(d);
-  return d;
-};
+afterEach(removeTempDirs);
+const tempDir = () => makeTempDir('passgate-store-');
 
 describe('outbox', () => {
   it('never hands out a seq twice, even after every event was acked and the store reopened', () => {
