@@ -22,7 +22,7 @@ import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../device/config.js';
-import { DB_FILE, GateStore } from '../device/store/store.js';
+import { DB_FILE, GateStore, type Identity } from '../device/store/store.js';
 import { rootKey } from '../device/core/trust.js';
 import { b64uDecode } from '../device/core/b64u.js';
 import { checkGateId, checkSiteId } from '../sync/topics.js';
@@ -190,23 +190,28 @@ export class ProvisionError extends Error {
   }
 }
 
-/** The gate a data directory (under `root`) already holds, read without writing; null when none. */
-export function existingGate(dataDir: string, root = '/'): { site: string; gate: string } | null {
+/** The gate identity a data directory (under `root`) already holds, read without writing; null when none. */
+export function existingGate(dataDir: string, root = '/'): Identity | null {
   const dir = join(root, dataDir);
   if (!existsSync(join(dir, DB_FILE))) return null;
   const store = GateStore.openReadOnly(dir);
   try {
-    const id = store.identity();
-    return id ? { site: id.site, gate: id.gate } : null;
+    return store.identity();
   } finally {
     store.close();
   }
 }
 
+/** Why `dataDir`, holding gate `id`, is not provisioned again as `site`/`gate` without --force. */
+function anotherGate(dataDir: string, id: Identity, site: string, gate: string): ProvisionError {
+  const sameName = id.site === site && id.gate === gate;
+  return new ProvisionError('EXISTS', `${dataDir} already holds gate ${id.site}/${id.gate}${sameName ? ' with other roots' : ''}: refusing to replace a gate identity without --force`);
+}
+
 /** Refuses, before anything else, a data directory that holds another gate (unless `force`). */
 export function checkNotAnotherGate(dataDir: string, site: string, gate: string, o: { root?: string; force?: boolean } = {}): void {
   const id = o.force ? null : existingGate(dataDir, o.root);
-  if (id && (id.site !== site || id.gate !== gate)) throw new ProvisionError('EXISTS', `${dataDir} already holds gate ${id.site}/${id.gate}: refusing to replace a gate identity without --force`);
+  if (id && (id.site !== site || id.gate !== gate)) throw anotherGate(dataDir, id, site, gate);
 }
 
 export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
@@ -275,13 +280,11 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   const dataDir = at(o.dataDir);
   const dbFile = join(dataDir, DB_FILE);
   if (existsSync(dbFile)) {
-    const store = o.dryRun ? GateStore.openReadOnly(dataDir) : GateStore.open(dataDir);
-    const id = store.identity();
-    store.close();
+    const id = existingGate(o.dataDir, o.root);
     const same = id && id.site === o.site && id.gate === o.gate && JSON.stringify(id.roots) === JSON.stringify(o.roots);
     if (same) steps.push({ what: `gate ${o.site}/${o.gate} in ${o.dataDir}`, outcome: 'unchanged' });
     else if (id && !o.force) {
-      throw new ProvisionError('EXISTS', `${o.dataDir} already holds gate ${id.site}/${id.gate}${id.site === o.site && id.gate === o.gate ? ' with other roots' : ''}: refusing to replace a gate identity without --force`);
+      throw anotherGate(o.dataDir, id, o.site, o.gate);
     } else {
       will(`gate ${o.site}/${o.gate} in ${o.dataDir} (the old store kept as ${DB_FILE}.replaced-*)`, () => {
         const stamp = new Date().toISOString().replace(/[:.]/g, '-');
