@@ -1,7 +1,7 @@
 /** `passgate guard add|remove|list`: accounts in the data directory, passwords only as scrypt hashes. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { waitFor } from '../helpers/wait.js';
+import { spawnSync } from 'node:child_process';
+import { CTRL_D, Terminal, hasTerminal } from '../helpers/terminal.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,35 +61,21 @@ describe('passgate guard', () => {
     expect(existsSync(join(dir, 'nope'))).toBe(false);
   });
 
-  it('on a terminal the password is asked twice without echo', async () => {
-    if (!existsSync('/usr/bin/script')) return;
-    // `script` gives the command a pseudo-terminal; the transcript shows what the terminal displayed.
-    const child = spawn('/usr/bin/script', ['-qec', `${process.execPath} ${PASSGATE} guard add --data-dir ${dir} li`, '/dev/null']);
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    const closed = new Promise((resolve) => child.on('close', resolve));
-    await waitFor(() => out.includes('password: '), { what: 'the first prompt' });
-    child.stdin.write('secret-words-1\r');
-    await waitFor(() => out.includes('again: '), { what: 'the second prompt' });
-    child.stdin.write('secret-words-1\r');
-    await waitFor(() => out.includes('guard li added'), { what: 'the account added' });
-    child.stdin.end();
-    await closed;
-    expect(out).not.toContain('secret-words-1');
+  it.skipIf(!hasTerminal)('on a terminal the password is asked twice without echo', async () => {
+    const t = new Terminal([process.execPath, PASSGATE, 'guard', 'add', '--data-dir', dir, 'li']);
+    await t.answer('password: ', 'secret-words-1');
+    await t.answer('again: ', 'secret-words-1');
+    await t.see('guard li added');
+    expect(await t.status()).toBe(0);
+    expect(t.screen).not.toContain('secret-words-1');
   });
 
-  it('on a terminal, Ctrl-D at the password prompt stops in one line, exit 64, no account added', async () => {
-    if (!existsSync('/usr/bin/script')) return;
-    const child = spawn('/usr/bin/script', ['-qec', `${process.execPath} ${PASSGATE} guard add --data-dir ${dir} li`, '/dev/null']);
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    const closed = new Promise((resolve) => child.on('close', resolve));
-    await waitFor(() => out.includes('password: '), { what: 'the first prompt' });
-    child.stdin.write('secret\u0004');
-    child.stdin.end();
-    expect(await closed).toBe(64);
-    expect(out.trimEnd().split('\n').at(-1)!.trim()).toBe('passgate: ABORTED: no password given: nothing was written');
-    expect(out).not.toContain('secret');
+  it.skipIf(!hasTerminal)('on a terminal, Ctrl-D at the password prompt stops in one line, exit 64, no account added', async () => {
+    const t = new Terminal([process.execPath, PASSGATE, 'guard', 'add', '--data-dir', dir, 'li']);
+    await t.press('password: ', `secret${CTRL_D}`);
+    expect(await t.status()).toBe(64);
+    expect(t.screen.trimEnd().split('\n').at(-1)!.trim()).toBe('passgate: ABORTED: no password given: nothing was written');
+    expect(t.screen).not.toContain('secret');
     expect(run(['guard', 'list', '--data-dir', dir]).stdout).toBe('');
   });
 });

@@ -5,7 +5,6 @@
  * (`--root-dir`), and what provision wrote is read back from there.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,71 +12,14 @@ import { loadConfig } from '../../device/config.js';
 import { GateStore } from '../../device/store/store.js';
 import { sharedFederation } from '../helpers/gate.js';
 import { fakeGateDevices } from '../helpers/devices.js';
-import { waitFor } from '../helpers/wait.js';
+import { CTRL_C, CTRL_D, Terminal, hasTerminal } from '../helpers/terminal.js';
 
 const PASSGATE = 'dist/scripts/passgate.js';
-const SCRIPT = '/usr/bin/script';
-const CTRL_C = '\u0003';
-const CTRL_D = '\u0004';
-const hasScript = existsSync(SCRIPT);
-
 let root: string;
 let terminal: Terminal | undefined;
 
-/** What the technician sees: the transcript without the cursor-movement escapes readline writes. */
-const screen = (raw: string) => raw.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '').replace(/\r/g, '');
-
-/** `passgate provision …` on a pseudo-terminal; the technician reads the screen and types. */
-class Terminal {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly exited: Promise<number | null>;
-  #raw = '';
-  /** How far the technician has read: a prompt asked again is found after its first asking. */
-  #read = 0;
-
-  constructor(args: string[]) {
-    const command = [process.execPath, PASSGATE, 'provision', '--root-dir', root, '--simulated-gpio', ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    // -e: script exits with the command's status; the transcript goes nowhere but our pipe.
-    this.child = spawn(SCRIPT, ['-qec', command, '/dev/null']);
-    this.child.stdout.on('data', (d: Buffer) => (this.#raw += d.toString('utf8')));
-    this.exited = new Promise((resolve) => this.child.on('close', (code) => resolve(code)));
-  }
-
-  get screen(): string {
-    return screen(this.#raw);
-  }
-
-  /** Waits until `text` appears after what was read so far. */
-  async see(text: string): Promise<void> {
-    try {
-      this.#read = await waitFor(
-        () => {
-          const at = this.screen.indexOf(text, this.#read);
-          return at >= 0 ? at + text.length : 0;
-        },
-        { what: JSON.stringify(text) },
-      );
-    } catch (e) {
-      throw new Error(`${(e as Error).message}; the screen after what was read:\n${this.screen.slice(this.#read)}`);
-    }
-  }
-
-  /** Waits for the prompt, then types the answer and Enter. */
-  async answer(prompt: string, answer: string): Promise<void> {
-    await this.see(prompt);
-    this.child.stdin.write(`${answer}\r`);
-  }
-
-  async press(prompt: string, key: string): Promise<void> {
-    await this.see(prompt);
-    this.child.stdin.write(key);
-  }
-
-  async status(): Promise<number | null> {
-    this.child.stdin.end();
-    return this.exited;
-  }
-}
+/** `passgate provision …` under the test root, on a terminal. */
+const provisionOn = (args: string[]) => new Terminal([process.execPath, PASSGATE, 'provision', '--root-dir', root, '--simulated-gpio', ...args]);
 
 const PROMPT = {
   site: 'site id: ',
@@ -102,17 +44,14 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  if (terminal && terminal.child.exitCode === null) {
-    terminal.child.kill();
-    await terminal.exited;
-  }
+  await terminal?.stop();
   terminal = undefined;
   rmSync(root, { recursive: true, force: true });
 });
 
-describe.skipIf(!hasScript)('passgate provision on a terminal', () => {
+describe.skipIf(!hasTerminal)('passgate provision on a terminal', () => {
   it('asks for each value, lists the devices once, re-asks a refused answer, reads the password without echo, prints the next steps', async () => {
-    const t = (terminal = new Terminal([]));
+    const t = (terminal = provisionOn([]));
     await t.answer(PROMPT.site, 'metro 2');
     await t.see('site id "metro 2" must be 1–64 of A-Z a-z 0-9 _ -');
     await t.answer(PROMPT.site, 'metro-2');
@@ -184,7 +123,7 @@ describe.skipIf(!hasScript)('passgate provision on a terminal', () => {
   });
 
   it('takes the defaults on empty answers: an offline gate, no devices; "simulated" by name', async () => {
-    const t = (terminal = new Terminal(['--config', '/etc/gate/config.json', '--data-dir', '/srv/gate']));
+    const t = (terminal = provisionOn(['--config', '/etc/gate/config.json', '--data-dir', '/srv/gate']));
     await t.answer(PROMPT.site, 'clinic-1');
     await t.answer(PROMPT.gate, 'front');
     await t.answer(PROMPT.root, sharedFederation().rootSpki());
@@ -211,7 +150,7 @@ describe.skipIf(!hasScript)('passgate provision on a terminal', () => {
   });
 
   it('asks only for what the flags left out', async () => {
-    const t = (terminal = new Terminal(['--site', 'metro-2', '--root', sharedFederation().rootSpki(), '--scanner', 'none', '--relay-line', '22']));
+    const t = (terminal = provisionOn(['--site', 'metro-2', '--root', sharedFederation().rootSpki(), '--scanner', 'none', '--relay-line', '22']));
     await t.answer(PROMPT.gate, 'north-07');
     await t.answer(PROMPT.broker, '');
     await t.answer(PROMPT.idReader, 'none');
@@ -223,7 +162,7 @@ describe.skipIf(!hasScript)('passgate provision on a terminal', () => {
   });
 
   it('a fully flagged run on a terminal asks nothing (--relay-active-low, --username "")', async () => {
-    const t = (terminal = new Terminal(['--site', 'metro-2', '--gate', 'north-07', '--root', sharedFederation().rootSpki(), '--broker', 'mqtts://broker.example:8883', '--username', '', '--scanner', 'none', '--id-reader', 'none', '--relay-line', '22', '--relay-active-low']));
+    const t = (terminal = provisionOn(['--site', 'metro-2', '--gate', 'north-07', '--root', sharedFederation().rootSpki(), '--broker', 'mqtts://broker.example:8883', '--username', '', '--scanner', 'none', '--id-reader', 'none', '--relay-line', '22', '--relay-active-low']));
     await t.see('next:');
     expect(await t.status()).toBe(0);
     expect(t.screen).not.toMatch(/\? |: $|\]: /m);
@@ -234,10 +173,10 @@ describe.skipIf(!hasScript)('passgate provision on a terminal', () => {
   });
 
   it('a data directory that holds another gate is refused right after the gate id, before any other question', async () => {
-    const first = (terminal = new Terminal(['--site', 'metro-2', '--gate', 'north-07', '--root', sharedFederation().rootSpki(), '--broker', '', '--scanner', 'none', '--id-reader', 'none', '--relay-line', '17', '--relay-active-low']));
+    const first = (terminal = provisionOn(['--site', 'metro-2', '--gate', 'north-07', '--root', sharedFederation().rootSpki(), '--broker', '', '--scanner', 'none', '--id-reader', 'none', '--relay-line', '17', '--relay-active-low']));
     await first.see('next:');
     expect(await first.status()).toBe(0);
-    const t = (terminal = new Terminal([]));
+    const t = (terminal = provisionOn([]));
     await t.answer(PROMPT.site, 'metro-2');
     await t.answer(PROMPT.gate, 'south-01');
     expect(await t.status()).toBe(73);
@@ -275,7 +214,7 @@ describe.skipIf(!hasScript)('passgate provision on a terminal', () => {
     }],
   ] as const) {
     it(`${what}: one line saying nothing was written, exit 64, nothing written`, async () => {
-      const t = (terminal = new Terminal([]));
+      const t = (terminal = provisionOn([]));
       await keys(t);
       expect(await t.status()).toBe(64);
       const last = t.screen.trimEnd().split('\n').at(-1)!;
